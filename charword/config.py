@@ -1,0 +1,335 @@
+"""The one typed configuration of charword.
+
+Every knob of the data reader, the preprocessing, the model, the training loop, the
+evaluation gates and the pipeline lives here. Transform and Trainer receive the same
+configuration (serialised with :meth:`CharwordConfig.to_dict`) through TFX's
+``custom_config``, so they can never disagree on shapes or names.
+
+Invalid values fail when the configuration is built, with a message that names the
+field (``ConfigError: model.char_dim must be > 0, got 0``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the field."""
+
+
+def _require(condition: bool, field_name: str, message: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{field_name} {message}, got {value!r}")
+
+
+def _positive(section: str, obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        _require(isinstance(value, int) and value > 0, f"{section}.{name}", "must be an integer > 0", value)
+
+
+class _Section:
+    """A config section checks its values as soon as it is built."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:  # pragma: no cover - every section overrides it
+        raise NotImplementedError
+
+
+def _one_of(section: str, name: str, value: str, choices: Tuple[str, ...]) -> None:
+    _require(value in choices, f"{section}.{name}", f"must be one of {list(choices)}", value)
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    """How raw CSV/TSV files are read.
+
+    Attributes:
+      text_column: column holding the text.
+      label_column: column holding the class label (string or integer).
+      delimiter: field separator; ``None`` picks ``\\t`` for ``.tsv`` files, else ``,``.
+      max_dropped_fraction: rows with empty text or a missing label are dropped and
+        counted; a file where more than this fraction is dropped stops the run.
+      eval_buckets: ExampleGen hash buckets given to the eval split (out of
+        ``train_buckets + eval_buckets``).
+    """
+
+    text_column: str = "text"
+    label_column: str = "label"
+    delimiter: Optional[str] = None
+    max_dropped_fraction: float = 0.1
+    train_buckets: int = 4
+    eval_buckets: int = 1
+
+    def validate(self) -> None:
+        _require(bool(self.text_column), "data.text_column", "must be a non-empty column name", self.text_column)
+        _require(bool(self.label_column), "data.label_column", "must be a non-empty column name", self.label_column)
+        _require(self.text_column != self.label_column, "data.label_column", "must differ from data.text_column",
+                 self.label_column)
+        _require(self.delimiter is None or len(self.delimiter) == 1, "data.delimiter", "must be one character",
+                 self.delimiter)
+        _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
+                 self.max_dropped_fraction)
+        _positive("data", self, "train_buckets", "eval_buckets")
+
+
+CHAR_SCHEMES = ("utf8_bytes",)
+
+
+@dataclass(frozen=True)
+class PreprocessingConfig(_Section):
+    """Tokenisation, vocabulary and character-id settings (see preprocessing/).
+
+    Attributes:
+      max_tokens: tokens kept per text; longer texts are truncated at the end.
+      max_chars: character ids per token, including the begin- and end-of-word markers.
+      vocab_size: the ``top_k`` most frequent words get their own id.
+      frequency_threshold: words seen fewer times than this fall into OOV buckets.
+      num_oov_buckets: hash buckets shared by out-of-vocabulary words.
+      lowercase: lower-case text (after NFKC normalisation) before tokenising.
+      char_scheme: how tokens become character ids; ``utf8_bytes`` is ELMo's scheme:
+        every UTF-8 byte is a character, so any script or emoji works without a
+        character vocabulary.
+    """
+
+    max_tokens: int = 48
+    max_chars: int = 20
+    vocab_size: int = 20000
+    frequency_threshold: int = 2
+    num_oov_buckets: int = 16
+    lowercase: bool = True
+    char_scheme: str = "utf8_bytes"
+
+    def validate(self) -> None:
+        _positive("preprocessing", self, "max_tokens", "vocab_size", "frequency_threshold", "num_oov_buckets")
+        _require(isinstance(self.max_chars, int) and self.max_chars >= 3, "preprocessing.max_chars",
+                 "must be >= 3 (begin-of-word and end-of-word markers plus at least one character)", self.max_chars)
+        _one_of("preprocessing", "char_scheme", self.char_scheme, CHAR_SCHEMES)
+
+
+VARIANTS = ("hybrid", "word_only", "char_only")
+CHAR_ENCODERS = ("cnn", "bilstm")
+MERGE_MODES = ("concat_project", "concat", "sum")
+SENTENCE_ENCODERS = ("bilstm", "cnn")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    """Architecture of the hybrid character+word model (see trainer/layers.py).
+
+    Attributes:
+      variant: ``hybrid`` (word and char branches), ``word_only`` or ``char_only``.
+      word_dim: word embedding size.
+      char_dim: character (byte) embedding size.
+      char_encoder: ``cnn`` (Kim et al. 2016 / ELMo char-CNN) or ``bilstm``.
+      char_filters: ``(width, filters)`` pairs of the char-CNN.
+      char_lstm_units: units per direction of the char BiLSTM.
+      highway_layers: highway layers after the char encoder (0 disables).
+      char_output_dim: size of the per-token char vector after projection.
+      merge: how word and char vectors of a token are merged.
+      token_dim: merged token vector size for ``concat_project`` and ``sum``.
+      sentence_encoder: ``bilstm`` or ``cnn`` (conv + masked max-pool) over tokens.
+      sentence_units: units of the sentence encoder.
+      dropout: dropout rate on token vectors and before the head.
+    """
+
+    variant: str = "hybrid"
+    word_dim: int = 64
+    char_dim: int = 16
+    char_encoder: str = "cnn"
+    char_filters: Tuple[Tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 64), (5, 64))
+    char_lstm_units: int = 64
+    highway_layers: int = 2
+    char_output_dim: int = 64
+    merge: str = "concat_project"
+    token_dim: int = 128
+    sentence_encoder: str = "bilstm"
+    sentence_units: int = 64
+    dropout: float = 0.2
+
+    def validate(self) -> None:
+        _one_of("model", "variant", self.variant, VARIANTS)
+        _one_of("model", "char_encoder", self.char_encoder, CHAR_ENCODERS)
+        _one_of("model", "merge", self.merge, MERGE_MODES)
+        _one_of("model", "sentence_encoder", self.sentence_encoder, SENTENCE_ENCODERS)
+        _positive("model", self, "word_dim", "char_dim", "char_lstm_units", "char_output_dim", "token_dim",
+                  "sentence_units")
+        _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
+                 "must be an integer >= 0", self.highway_layers)
+        _require(len(self.char_filters) > 0, "model.char_filters", "must list at least one (width, filters) pair",
+                 self.char_filters)
+        for width, filters in self.char_filters:
+            _require(width > 0 and filters > 0, "model.char_filters", "widths and filter counts must be > 0",
+                     self.char_filters)
+        _require(0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)", self.dropout)
+
+
+@dataclass(frozen=True)
+class TrainingConfig(_Section):
+    """Training loop settings.
+
+    ``batch_size`` is per replica: the global batch is ``batch_size`` times the number
+    of replicas of the ``MirroredStrategy``. ``train_steps`` and ``eval_steps`` are the
+    defaults given to the TFX Trainer; they are split into ``epochs`` so that early
+    stopping can watch the eval loss.
+    """
+
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    train_steps: int = 600
+    eval_steps: int = 20
+    epochs: int = 6
+    early_stopping_patience: int = 2
+    seed: int = 42
+
+    def validate(self) -> None:
+        _positive("training", self, "batch_size", "train_steps", "eval_steps", "epochs", "early_stopping_patience")
+        _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
+        _require(self.epochs <= self.train_steps, "training.epochs", "must be <= training.train_steps", self.epochs)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig(_Section):
+    """Gates a model must pass to be blessed.
+
+    Attributes:
+      min_accuracy: absolute lower bound on eval accuracy.
+      max_accuracy_drop: the candidate may be at most this much less accurate than the
+        last blessed model (0.0: must not be worse).
+    """
+
+    min_accuracy: float = 0.6
+    max_accuracy_drop: float = 0.01
+
+    def validate(self) -> None:
+        _require(0.0 <= self.min_accuracy <= 1.0, "evaluation.min_accuracy", "must be in [0, 1]", self.min_accuracy)
+        _require(0.0 <= self.max_accuracy_drop <= 1.0, "evaluation.max_accuracy_drop", "must be in [0, 1]",
+                 self.max_accuracy_drop)
+
+
+@dataclass(frozen=True)
+class PipelineConfig(_Section):
+    """Where and how the pipeline runs.
+
+    Attributes:
+      name: pipeline name (ML Metadata context and directory name).
+      model_name: name of the served model: pushes go to
+        ``<serving_dir>/<model_name>/<version>/``.
+      output_dir: every artefact of a local run lives under this one directory.
+      serving_dir: push destination; default ``<output_dir>/serving``.
+      beam_args: extra Beam pipeline arguments, passed through unchanged (Dataflow,
+        Flink, Spark, ...). When empty, the local DirectRunner settings below apply.
+      direct_running_mode: ``in_memory``, ``multi_threading`` or ``multi_processing``.
+      direct_num_workers: DirectRunner workers; 0 means one per CPU core.
+      enable_cache: reuse outputs of components whose inputs did not change.
+    """
+
+    name: str = "charword"
+    model_name: str = "charword"
+    output_dir: str = "outputs"
+    serving_dir: Optional[str] = None
+    beam_args: Tuple[str, ...] = ()
+    direct_running_mode: str = "multi_processing"
+    direct_num_workers: int = 0
+    enable_cache: bool = True
+
+    def validate(self) -> None:
+        _require(bool(self.name) and "/" not in self.name, "pipeline.name", "must be a non-empty name without '/'",
+                 self.name)
+        _require(bool(self.model_name) and "/" not in self.model_name and self.model_name not in (".", ".."),
+                 "pipeline.model_name", "must be a non-empty name without '/'", self.model_name)
+        _one_of("pipeline", "direct_running_mode", self.direct_running_mode,
+                ("in_memory", "multi_threading", "multi_processing"))
+        _require(isinstance(self.direct_num_workers, int) and self.direct_num_workers >= 0,
+                 "pipeline.direct_num_workers", "must be an integer >= 0", self.direct_num_workers)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root", self.name)
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_dir, "metadata", self.name, "metadata.sqlite")
+
+    @property
+    def staged_data_dir(self) -> str:
+        return os.path.join(self.output_dir, "data", self.name)
+
+    @property
+    def pinned_schema_dir(self) -> str:
+        return os.path.join(self.output_dir, "schema", self.name)
+
+    @property
+    def push_dir(self) -> str:
+        return os.path.join(self.serving_dir or os.path.join(self.output_dir, "serving"), self.model_name)
+
+    def resolved_beam_args(self) -> Tuple[str, ...]:
+        """Beam arguments: the configured ones, or DirectRunner settings when none."""
+        if self.beam_args:
+            return tuple(self.beam_args)
+        workers = self.direct_num_workers or os.cpu_count() or 1
+        return (f"--direct_running_mode={self.direct_running_mode}", f"--direct_num_workers={workers}")
+
+
+_SECTIONS = {
+    "data": DataConfig,
+    "preprocessing": PreprocessingConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+    "pipeline": PipelineConfig,
+}
+
+
+@dataclass(frozen=True)
+class CharwordConfig:
+    """All of charword's settings, one section per concern."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    def to_dict(self) -> Dict[str, Dict[str, Any]]:
+        """A JSON-serialisable dict (TFX ``custom_config`` carries it to components)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":
+        """Builds a config from :meth:`to_dict` output; unknown keys are errors."""
+        sections = {}
+        for name, section_cls in _SECTIONS.items():
+            sections[name] = _section_from_dict(name, section_cls, values.get(name, {}))
+        unknown = set(values) - set(_SECTIONS)
+        if unknown:
+            raise ConfigError(f"unknown configuration section(s): {sorted(unknown)}")
+        return cls(**sections)
+
+    def replace(self, **overrides: Dict[str, Any]) -> "CharwordConfig":
+        """A copy with some fields changed: ``cfg.replace(model={"variant": "word_only"})``."""
+        values = self.to_dict()
+        for section, changes in overrides.items():
+            if section not in _SECTIONS:
+                raise ConfigError(f"unknown configuration section: {section!r}")
+            values[section].update(changes)
+        return CharwordConfig.from_dict(values)
+
+
+def _section_from_dict(name: str, section_cls: type, values: Dict[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(section_cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown field(s) in {name}: {sorted(unknown)}")
+    converted = {}
+    for key, value in values.items():
+        if isinstance(value, list):  # JSON turns tuples into lists
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        converted[key] = value
+    return section_cls(**converted)

@@ -1,0 +1,69 @@
+"""The tf.Transform ``preprocessing_fn``: raw text and label to fixed-shape model inputs.
+
+Outputs (names and meaning in :mod:`charword.features`):
+  word_ids   int64 [max_tokens]: 0 = padding, 1..V = vocabulary, V+1.. = OOV buckets;
+  char_ids   int64 [max_tokens, max_chars]: ELMo byte ids of the same tokens, so row i
+             of ``char_ids`` always describes token i of ``word_ids``;
+  label_id   int64 []: index in the ``labels`` vocabulary (string or integer labels);
+  token_count, dropped_token_count, truncated_token_count, oov_count, has_oov:
+             per-example monitoring counts (``has_oov`` drives the evaluation slice).
+
+Texts with more than ``max_tokens`` tokens keep their first ``max_tokens``; an empty or
+white-space-only text becomes all padding (``token_count`` 0). The same rules apply
+at serving time because the exported model runs this very graph.
+"""
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from charword import features
+from charword.config import CharwordConfig
+from preprocessing import text_ops
+
+
+def _dense_column(value: Any, default) -> tf.Tensor:
+    """A ``[batch]`` tensor from a dense ``[batch]`` / ``[batch, 1]`` or sparse column."""
+    if isinstance(value, tf.SparseTensor):
+        value = tf.sparse.to_dense(tf.sparse.reset_shape(value, [tf.shape(value, out_type=tf.int64)[0], 1]),
+                                   default_value=default)
+    if value.shape.rank == 2:
+        value = tf.squeeze(value, axis=1)
+    return value
+
+
+def _label_strings(label: Any) -> tf.Tensor:
+    label = _dense_column(label, "" if getattr(label, "dtype", tf.string) == tf.string else 0)
+    if label.dtype != tf.string:
+        label = tf.strings.as_string(label)
+    return label
+
+
+def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """tf.Transform entry point; ``custom_config`` is :meth:`CharwordConfig.to_dict`."""
+    cfg = CharwordConfig.from_dict(custom_config or {}).preprocessing
+    text = _dense_column(inputs[features.RAW_TEXT], "")
+    tokens = text_ops.tokenize(text, cfg.lowercase)
+    kept = tokens[:, : cfg.max_tokens]
+
+    vocab = tft.vocabulary(tokens, top_k=cfg.vocab_size, frequency_threshold=cfg.frequency_threshold,
+                           vocab_filename=features.WORD_VOCAB)
+    bucket_ids = tft.apply_vocabulary(kept, vocab, num_oov_buckets=cfg.num_oov_buckets)
+    in_vocab_ids = tft.apply_vocabulary(kept, vocab, default_value=-1)
+    oov_count = tf.reduce_sum(tf.cast(in_vocab_ids < 0, tf.int64), axis=1)
+
+    outputs = {
+        features.WORD_IDS: (bucket_ids + 1).to_tensor(default_value=features.WORD_PAD_ID,
+                                                      shape=[None, cfg.max_tokens]),
+        features.CHAR_IDS: text_ops.char_ids(kept, cfg.max_chars).to_tensor(
+            default_value=features.CHAR_PAD_ID, shape=[None, cfg.max_tokens, cfg.max_chars]),
+        features.TOKEN_COUNT: tokens.row_lengths(),
+        features.DROPPED_TOKEN_COUNT: tokens.row_lengths() - kept.row_lengths(),
+        features.TRUNCATED_TOKEN_COUNT: text_ops.truncated_token_count(kept, cfg.max_chars),
+        features.OOV_COUNT: oov_count,
+        features.HAS_OOV: tf.cast(oov_count > 0, tf.int64),
+    }
+    if features.RAW_LABEL in inputs:
+        outputs[features.LABEL_ID] = tft.compute_and_apply_vocabulary(
+            _label_strings(inputs[features.RAW_LABEL]), vocab_filename=features.LABEL_VOCAB)
+    return outputs

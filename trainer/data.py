@@ -1,0 +1,20 @@
+"""Datasets of transformed examples for training and evaluation."""
+from typing import List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from charword import features
+
+
+def make_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
+                 tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Repeating dataset of ``({word_ids, char_ids}, label_id)`` batches of ``batch_size``."""
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_ID, shuffle_seed=seed),
+        tf_transform_output.transformed_metadata.schema)
+    return dataset.map(lambda x, y: ({name: x[name] for name in features.MODEL_INPUTS}, y),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

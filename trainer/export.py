@@ -1,0 +1,101 @@
+"""Exports the trained model as a SavedModel with charword's signature contract.
+
+Signatures (all apply the same tf.Transform layer, so serving runs the training
+preprocessing):
+  serving_default     examples: serialized tf.Example [B] with the raw ``text``
+                      -> probabilities [B, classes]            (TFX Evaluator, TF Serving)
+  predict_text        text [B] -> probabilities [B, classes], label [B] (class name),
+                      classes [B, classes] (all class names, repeated per row)
+  embed_tokens        text [B] -> tokens [B, max_tokens] (string, "" = padding),
+                      embeddings [B, max_tokens, dim], mask [B, max_tokens] (bool)
+  transform_features  examples [B] (with or without label) -> transformed features (TFMA)
+
+Exported with ``tf.saved_model.save`` and explicit signatures (not ``model.save``):
+TFMA then scores through the signature, which is far faster and lighter.
+"""
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from charword import features
+from charword.config import PreprocessingConfig
+from preprocessing import text_ops
+from trainer.model import Models
+
+SIGNATURES = ("serving_default", "predict_text", "embed_tokens", "transform_features")
+
+
+def label_names(tf_transform_output: tft.TFTransformOutput) -> list:
+    """Class names in class-id order, from the label vocabulary Transform wrote."""
+    return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(features.LABEL_VOCAB)]
+
+
+def _raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
+    """Shapes a ``[B]`` string tensor as the transform graph's raw text input expects."""
+    if isinstance(spec, tf.io.VarLenFeature):
+        return tf.sparse.from_dense(tf.expand_dims(text, 1))
+    return text
+
+
+class _Exporter(tf.Module):
+    """Holds the models and the transform layer so the SavedModel tracks their assets."""
+
+    def __init__(self, models: Models, tf_transform_output: tft.TFTransformOutput, prep_cfg: PreprocessingConfig):
+        super().__init__()
+        self.classifier = models.classifier
+        self.token_encoder = models.token_encoder
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        self.raw_spec = tf_transform_output.raw_feature_spec()
+        self.classes = tf.constant(label_names(tf_transform_output))
+        self.prep_cfg = prep_cfg
+
+    def _model_inputs(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        transformed = self.tft_layer(raw)
+        return {name: transformed[name] for name in features.MODEL_INPUTS}
+
+    def _from_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
+        return self._model_inputs({features.RAW_TEXT: _raw_text_input(text, self.raw_spec[features.RAW_TEXT])})
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(self, examples):
+        spec = {k: v for k, v in self.raw_spec.items() if k != features.RAW_LABEL}
+        probabilities = self.classifier(self._model_inputs(tf.io.parse_example(examples, spec)), training=False)
+        return {"probabilities": probabilities}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def predict_text(self, text):
+        probabilities = self.classifier(self._from_text(text), training=False)
+        batch = tf.shape(text)[0]
+        return {
+            "probabilities": probabilities,
+            "label": tf.gather(self.classes, tf.argmax(probabilities, axis=-1)),
+            "classes": tf.tile(tf.expand_dims(self.classes, 0), [batch, 1]),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def embed_tokens(self, text):
+        inputs = self._from_text(text)
+        tokens = text_ops.tokenize(text, self.prep_cfg.lowercase)[:, : self.prep_cfg.max_tokens]
+        return {
+            "tokens": tokens.to_tensor(default_value="", shape=[None, self.prep_cfg.max_tokens]),
+            "embeddings": self.token_encoder(inputs, training=False),
+            "mask": tf.not_equal(inputs[features.WORD_IDS], features.WORD_PAD_ID),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, examples):
+        return self.tft_layer(tf.io.parse_example(examples, self.raw_spec))
+
+
+def export_saved_model(models: Models, tf_transform_output: tft.TFTransformOutput, prep_cfg: PreprocessingConfig,
+                       export_dir: str) -> None:
+    """Writes the SavedModel with all four signatures to ``export_dir``."""
+    exporter = _Exporter(models, tf_transform_output, prep_cfg)
+    signatures = {
+        "serving_default": exporter.serve_examples,
+        "predict_text": exporter.predict_text,
+        "embed_tokens": exporter.embed_tokens,
+        "transform_features": exporter.transform_features,
+    }
+    tf.saved_model.save(exporter, export_dir, signatures=signatures)

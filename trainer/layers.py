@@ -1,0 +1,198 @@
+"""Keras layers of the hybrid character+word model.
+
+Shapes use B = batch, T = tokens per text, C = character ids per token. Every layer
+accepts any T and C (the exported model fixes them through tf.Transform), and all of
+them honour padding explicitly: char padding (id 0) never reaches a max-pool or an
+LSTM state, token padding (word id 0) never reaches the sentence encoder. So the same
+text gives the same output however much padding surrounds it.
+"""
+from typing import Sequence, Tuple
+
+import tensorflow as tf
+import tf_keras as keras
+
+from charword import features
+
+
+def token_mask(word_ids: tf.Tensor) -> tf.Tensor:
+    """``[B, T]`` bool: True for real tokens, False for token padding (word id 0)."""
+    return tf.not_equal(word_ids, features.WORD_PAD_ID)
+
+
+def char_mask(char_ids: tf.Tensor) -> tf.Tensor:
+    """``[B, T, C]`` bool: True for character ids (markers included), False for padding."""
+    return tf.not_equal(char_ids, features.CHAR_PAD_ID)
+
+
+def masked_max(values: tf.Tensor, mask: tf.Tensor, axis: int) -> tf.Tensor:
+    """Max over ``axis`` ignoring masked-out positions; all-masked rows give zeros."""
+    mask = tf.expand_dims(tf.cast(mask, values.dtype), -1)
+    lowest = tf.constant(values.dtype.min, values.dtype)
+    pooled = tf.reduce_max(values * mask + lowest * (1.0 - mask), axis=axis)
+    any_valid = tf.reduce_max(mask, axis=axis)
+    return pooled * any_valid
+
+
+class Highway(keras.layers.Layer):
+    """Highway layers (Srivastava et al. 2015) as in ELMo's character encoder.
+
+    ``y = g * relu(W x + b) + (1 - g) * x`` with ``g = sigmoid(W_g x + b_g)``; the gate
+    bias starts negative so each layer begins close to the identity.
+
+    Input and output shape: ``[..., dim]``.
+    """
+
+    def __init__(self, num_layers: int = 1, gate_bias: float = -2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_layers = num_layers
+        self.gate_bias = gate_bias
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.transforms = [keras.layers.Dense(dim, activation="relu", name=f"transform_{i}")
+                           for i in range(self.num_layers)]
+        self.gates = [keras.layers.Dense(dim, activation="sigmoid", name=f"gate_{i}",
+                                         bias_initializer=keras.initializers.Constant(self.gate_bias))
+                      for i in range(self.num_layers)]
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = inputs
+        for transform, gate in zip(self.transforms, self.gates):
+            g = gate(x)
+            x = g * transform(x) + (1.0 - g) * x
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "num_layers": self.num_layers, "gate_bias": self.gate_bias}
+
+
+class CharCNNEncoder(keras.layers.Layer):
+    """Character CNN token encoder (Kim et al. 2016; ELMo; lm_1b).
+
+    Per token: convolutions of several widths over the character embeddings, a
+    max-pool over characters that ignores char padding, highway layers and a linear
+    projection.
+
+    Input: ``char_embeddings`` ``[B, T, C, E]`` and ``mask`` ``[B, T, C]`` (bool).
+    Output: ``[B, T, output_dim]``.
+    """
+
+    def __init__(self, filters: Sequence[Tuple[int, int]], highway_layers: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = tuple((int(w), int(n)) for w, n in filters)
+        self.highway_layers = highway_layers
+        self.output_dim = output_dim
+        self.convs = [keras.layers.Conv1D(n, w, padding="same", activation="tanh", name=f"conv_w{w}")
+                      for w, n in self.filters]
+        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
+        self.projection = keras.layers.Dense(output_dim, name="projection")
+
+    def call(self, char_embeddings, mask):
+        shape = tf.shape(char_embeddings)
+        batch, tokens, chars = shape[0], shape[1], shape[2]
+        flat = tf.reshape(char_embeddings, [batch * tokens, chars, char_embeddings.shape[-1]])
+        flat_mask = tf.reshape(mask, [batch * tokens, chars])
+        flat = flat * tf.expand_dims(tf.cast(flat_mask, flat.dtype), -1)
+        pooled = tf.concat([masked_max(conv(flat), flat_mask, axis=1) for conv in self.convs], axis=-1)
+        if self.highway is not None:
+            pooled = self.highway(pooled)
+        projected = self.projection(pooled)
+        return tf.reshape(projected, [batch, tokens, self.output_dim])
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "highway_layers": self.highway_layers,
+                "output_dim": self.output_dim}
+
+
+class CharBiLSTMEncoder(keras.layers.Layer):
+    """Character BiLSTM token encoder: the final forward and backward states of each
+    token's characters (padding masked), then highway layers and a projection.
+
+    Input: ``char_embeddings`` ``[B, T, C, E]`` and ``mask`` ``[B, T, C]`` (bool).
+    Output: ``[B, T, output_dim]``.
+    """
+
+    def __init__(self, units: int, highway_layers: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.highway_layers = highway_layers
+        self.output_dim = output_dim
+        self.bilstm = keras.layers.Bidirectional(keras.layers.LSTM(units), name="bilstm")
+        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
+        self.projection = keras.layers.Dense(output_dim, name="projection")
+
+    def call(self, char_embeddings, mask):
+        shape = tf.shape(char_embeddings)
+        batch, tokens, chars = shape[0], shape[1], shape[2]
+        flat = tf.reshape(char_embeddings, [batch * tokens, chars, char_embeddings.shape[-1]])
+        flat_mask = tf.reshape(mask, [batch * tokens, chars])
+        encoded = self.bilstm(flat, mask=flat_mask)
+        if self.highway is not None:
+            encoded = self.highway(encoded)
+        projected = self.projection(encoded)
+        return tf.reshape(projected, [batch, tokens, self.output_dim])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "highway_layers": self.highway_layers,
+                "output_dim": self.output_dim}
+
+
+class TokenMerge(keras.layers.Layer):
+    """Merges the word and char vectors of each token.
+
+    Modes: ``concat_project`` (concatenate, then a dense layer to ``token_dim``),
+    ``concat`` (concatenate only) and ``sum`` (project each to ``token_dim`` and add).
+
+    Input: a list of ``[B, T, D_i]`` tensors (one for single-branch variants).
+    Output: ``[B, T, token_dim]`` (``[B, T, sum(D_i)]`` for ``concat``).
+    """
+
+    def __init__(self, mode: str, token_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.token_dim = token_dim
+
+    def build(self, input_shapes):
+        count = 1 if self.mode == "concat_project" else len(input_shapes)
+        self.projections = [] if self.mode == "concat" else [
+            keras.layers.Dense(self.token_dim, name=f"projection_{i}") for i in range(count)]
+        super().build(input_shapes)
+
+    def call(self, inputs):
+        if self.mode == "sum":
+            return tf.add_n([projection(x) for projection, x in zip(self.projections, inputs)])
+        merged = tf.concat(inputs, axis=-1) if len(inputs) > 1 else inputs[0]
+        return self.projections[0](merged) if self.projections else merged
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "token_dim": self.token_dim}
+
+
+class SentenceEncoder(keras.layers.Layer):
+    """Encodes the token sequence of each text into one vector, ignoring token padding.
+
+    ``bilstm``: final states of a bidirectional LSTM run over the real tokens.
+    ``cnn``: width-3 convolution then a max-pool over the real tokens.
+
+    Input: ``tokens`` ``[B, T, D]`` and ``mask`` ``[B, T]`` (bool).
+    Output: ``[B, 2 * units]`` for ``bilstm``, ``[B, units]`` for ``cnn``.
+    """
+
+    def __init__(self, kind: str, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.units = units
+        if kind == "bilstm":
+            self.encoder = keras.layers.Bidirectional(keras.layers.LSTM(units), name="bilstm")
+        else:
+            self.encoder = keras.layers.Conv1D(units, 3, padding="same", activation="relu", name="conv")
+
+    def call(self, tokens, mask):
+        if self.kind == "bilstm":
+            return self.encoder(tokens, mask=mask)
+        tokens = tokens * tf.expand_dims(tf.cast(mask, tokens.dtype), -1)
+        return masked_max(self.encoder(tokens), mask, axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "units": self.units}

@@ -1,0 +1,61 @@
+"""Builds the hybrid character+word classifier from the typed configuration.
+
+    word_ids [B, T] ─ Embedding ───────────────────────────┐
+                                                            ├ TokenMerge ─ SentenceEncoder ─ Dense(softmax)
+    char_ids [B, T, C] ─ Embedding ─ CharCNN | CharBiLSTM ─┘
+
+``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
+always comes from the word ids (id 0 = padding).
+"""
+from typing import NamedTuple
+
+import tf_keras as keras
+
+from charword import features
+from charword.config import ModelConfig, PreprocessingConfig
+from trainer import layers
+
+
+class Models(NamedTuple):
+    """The classifier and, sharing its weights, the per-token encoder."""
+
+    classifier: keras.Model   # {word_ids, char_ids} -> probabilities [B, classes]
+    token_encoder: keras.Model  # {word_ids, char_ids} -> merged token vectors [B, T, D]
+
+
+def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
+                 num_classes: int) -> Models:
+    """Builds the classifier for ``word_vocab_size`` words (OOV buckets and padding are
+    added here) and ``num_classes`` classes. Inputs accept any token and char length."""
+    if num_classes < 2:
+        raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
+    word_ids = keras.Input(shape=(None,), dtype="int64", name=features.WORD_IDS)
+    char_ids = keras.Input(shape=(None, None), dtype="int64", name=features.CHAR_IDS)
+    inputs = {features.WORD_IDS: word_ids, features.CHAR_IDS: char_ids}
+    mask = layers.token_mask(word_ids)
+
+    branches = []
+    if model_cfg.variant in ("hybrid", "word_only"):
+        vocab_rows = features.word_vocab_input_dim(word_vocab_size, prep_cfg)
+        branches.append(keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name="word_embedding")(word_ids))
+    if model_cfg.variant in ("hybrid", "char_only"):
+        char_vectors = keras.layers.Embedding(features.CHAR_VOCAB_SIZE, model_cfg.char_dim,
+                                              name="char_embedding")(char_ids)
+        if model_cfg.char_encoder == "cnn":
+            encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers,
+                                            model_cfg.char_output_dim, name="char_cnn")
+        else:
+            encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
+                                               model_cfg.char_output_dim, name="char_bilstm")
+        branches.append(encoder(char_vectors, mask=layers.char_mask(char_ids)))
+
+    tokens = layers.TokenMerge(model_cfg.merge, model_cfg.token_dim, name="token_merge")(branches)
+    token_encoder = keras.Model(inputs, tokens, name="token_encoder")
+
+    x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
+    x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units, name="sentence_encoder")(
+        x, mask=mask)
+    x = keras.layers.Dropout(model_cfg.dropout, name="head_dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    classifier = keras.Model(inputs, probabilities, name=f"charword_{model_cfg.variant}")
+    return Models(classifier, token_encoder)
