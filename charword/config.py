@@ -54,7 +54,9 @@ class DataConfig(_Section):
       label_column: column holding the class label (string or integer).
       delimiter: field separator; ``None`` picks ``\\t`` for ``.tsv`` files, else ``,``.
       max_dropped_fraction: rows with empty text or a missing label are dropped and
-        counted; a file where more than this fraction is dropped stops the run.
+        counted; when more than this fraction of the rows read is dropped, staging stops.
+      max_field_bytes: largest cell accepted, in UTF-8 bytes (default 4 MiB); a larger
+        cell stops staging with a message naming its file, row and column.
       eval_buckets: ExampleGen hash buckets given to the eval split (out of
         ``train_buckets + eval_buckets``).
     """
@@ -63,6 +65,7 @@ class DataConfig(_Section):
     label_column: str = "label"
     delimiter: Optional[str] = None
     max_dropped_fraction: float = 0.1
+    max_field_bytes: int = 4 * 1024 * 1024
     train_buckets: int = 4
     eval_buckets: int = 1
 
@@ -71,11 +74,11 @@ class DataConfig(_Section):
         _require(bool(self.label_column), "data.label_column", "must be a non-empty column name", self.label_column)
         _require(self.text_column != self.label_column, "data.label_column", "must differ from data.text_column",
                  self.label_column)
-        _require(self.delimiter is None or len(self.delimiter) == 1, "data.delimiter", "must be one character",
-                 self.delimiter)
+        _require(self.delimiter is None or (len(self.delimiter) == 1 and self.delimiter not in '"\r\n'),
+                 "data.delimiter", "must be one character other than a quote or a line break", self.delimiter)
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
-        _positive("data", self, "train_buckets", "eval_buckets")
+        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
 
 
 CHAR_SCHEMES = ("utf8_bytes",)

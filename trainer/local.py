@@ -10,7 +10,6 @@ from tfx.proto import example_gen_pb2
 
 from charword.config import CharwordConfig
 from preprocessing.beam_run import TransformedData
-from trainer import task
 
 
 def _dataset_factory(file_pattern, options, schema):
@@ -34,4 +33,4 @@ def make_fn_args(data: TransformedData, cfg: CharwordConfig, work_dir: str, trai
         model_run_dir=os.path.join(work_dir, "model_run"),
         data_accessor=DataAccessor(tf_dataset_factory=_dataset_factory, record_batch_factory=None,
                                    data_view_decode_fn=None),
-        custom_config={task.CUSTOM_CONFIG_KEY: cfg.to_dict()})
+        custom_config=cfg.to_dict())

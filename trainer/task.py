@@ -15,9 +15,6 @@ from trainer.model import build_models
 
 logger = logging.getLogger(__name__)
 
-CUSTOM_CONFIG_KEY = "charword"
-
-
 class _ThroughputLogger(keras.callbacks.Callback):
     """Logs training examples per second at the end of each epoch (validation included)."""
 
@@ -35,8 +32,8 @@ class _ThroughputLogger(keras.callbacks.Callback):
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Trains and exports the model; the configuration comes in ``custom_config``."""
-    cfg = CharwordConfig.from_dict((fn_args.custom_config or {}).get(CUSTOM_CONFIG_KEY, {}))
+    """Trains and exports the model; ``custom_config`` is :meth:`CharwordConfig.to_dict`."""
+    cfg = CharwordConfig.from_dict(fn_args.custom_config or {})
     training = cfg.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)

@@ -1,0 +1,122 @@
+"""The ``charword`` command line.
+
+  charword run [--data PATH --text-column C --label-column L]   run the pipeline locally
+  charword compile-kubeflow --output PATH                       write a KFP v2 pipeline file
+
+Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--help``
+answers at once.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import List, Optional
+
+from charword.config import CharwordConfig, ConfigError
+
+DEMO_DATA = os.path.join(os.path.dirname(__file__), "demo_data", "reviews.csv")
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="JSON file with configuration sections (see charword/config.py)")
+    parser.add_argument("--output-dir", help="directory for every artefact of the run (default: ./outputs)")
+    parser.add_argument("--text-column", help="name of the text column in the data")
+    parser.add_argument("--label-column", help="name of the label column in the data")
+    parser.add_argument("--train-steps", type=int, help="Trainer steps")
+    parser.add_argument("--variant", choices=("hybrid", "word_only", "char_only"), help="model variant")
+    parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                        help="Beam pipeline argument, passed through unchanged (repeatable), e.g. "
+                             "--beam-arg=--runner=DataflowRunner")
+
+
+def load_config(args: argparse.Namespace) -> CharwordConfig:
+    """The configuration: defaults, then ``--config`` JSON, then command-line flags."""
+    cfg = CharwordConfig()
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            cfg = CharwordConfig.from_dict(json.load(handle))
+    overrides = {
+        "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None},
+        "data": {"text_column": args.text_column, "label_column": args.label_column},
+        "training": {"train_steps": args.train_steps},
+        "model": {"variant": args.variant},
+    }
+    return cfg.replace(**{section: {k: v for k, v in values.items() if v is not None}
+                          for section, values in overrides.items()})
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("charword", "pipeline", "trainer", "components"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    from pipeline.local_run import run_local  # pylint: disable=import-outside-toplevel
+    from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel
+    started = time.time()
+    summary = run_local(cfg, args.data, progress=_progress)
+    print(format_summary(summary))
+    print(f"  total: {time.time() - started:.0f} s; all artefacts under {os.path.abspath(cfg.pipeline.output_dir)}")
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as handle:
+            handle.write(summary.to_json())
+    return 0
+
+
+def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    from pipeline.kubeflow_dag import compile_pipeline  # pylint: disable=import-outside-toplevel
+    path = compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
+                            num_classes=args.num_classes)
+    print(f"Wrote the Kubeflow Pipelines (v2) definition to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="charword", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="show TFX and Beam logs")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the full pipeline locally (LocalDagRunner, Beam DirectRunner)")
+    run.add_argument("--data", default=DEMO_DATA, help="CSV/TSV file or directory (default: bundled demo data)")
+    run.add_argument("--summary-json", help="also write the run summary as JSON here")
+    _add_config_args(run)
+    run.set_defaults(handler=cmd_run)
+
+    compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines v2")
+    compile_kfp.add_argument("--output", required=True, help="pipeline file to write (.json)")
+    compile_kfp.add_argument("--image", default="charword-pipeline:latest", help="container image of the pipeline")
+    compile_kfp.add_argument("--data-root", default="gs://YOUR_BUCKET/charword/data",
+                             help="default of the data-root pipeline parameter")
+    compile_kfp.add_argument("--num-classes", type=int, default=2, help="classes of the label")
+    _add_config_args(compile_kfp)
+    compile_kfp.set_defaults(handler=cmd_compile_kubeflow)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"charword: configuration error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # pylint: disable=broad-except
+        if args.verbose:
+            raise
+        print(f"charword: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""AnomalyGate: stops the pipeline when ExampleValidator found anomalies.
+
+TFX 1.16's ExampleValidator records anomalies but lets the run go on. This component
+sits between it and Transform: it passes the schema through only when every split is
+clean, so nothing downstream (Transform, Trainer, Pusher) runs on bad data.
+"""
+import os
+from typing import List
+
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifact_utils
+from tfx.utils import io_utils
+
+ANOMALIES_FILE = "SchemaDiff.pb"
+
+
+class DataAnomaliesError(RuntimeError):
+    """The data does not match the schema; the message lists anomalies and the report."""
+
+
+def read_anomalies(anomalies: tfx.types.standard_artifacts.ExampleAnomalies) -> List[str]:
+    """One line per anomaly: ``split: feature: description``, with the report path."""
+    found = []
+    for split in standard_artifact_utils.decode_split_names(anomalies.split_names):
+        report = os.path.join(standard_artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE)
+        anomalies = anomalies_pb2.Anomalies()
+        anomalies.ParseFromString(io_utils.read_bytes_file(report))
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            found.append(f"{split}: feature '{feature}': {info.short_description} ({info.description}) "
+                         f"[report: {report}]")
+        if anomalies.HasField("dataset_anomaly_info"):
+            info = anomalies.dataset_anomaly_info
+            found.append(f"{split}: dataset: {info.short_description} ({info.description}) [report: {report}]")
+    return found
+
+
+@tfx.dsl.components.component
+def AnomalyGate(  # pylint: disable=invalid-name
+        anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+        schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
+        validated_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema]) -> None:
+    """Raises :class:`DataAnomaliesError` on any anomaly, else copies the schema through."""
+    found = read_anomalies(anomalies)
+    if found:
+        raise DataAnomaliesError("ExampleValidator found anomalies; the run stops before Transform and Trainer:\n  "
+                                 + "\n  ".join(found))
+    for name in fileio.listdir(schema.uri):
+        io_utils.copy_file(os.path.join(schema.uri, name), os.path.join(validated_schema.uri, name), overwrite=True)

@@ -1,0 +1,36 @@
+"""The TFMA ``EvalConfig`` the Evaluator blesses models with."""
+import tensorflow_model_analysis as tfma
+
+from charword import features
+from charword.config import EvaluationConfig
+
+ACCURACY = "sparse_categorical_accuracy"
+SLICE_FEATURE = features.HAS_OOV
+
+
+def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfig:
+    """Accuracy with an absolute bound and a change threshold against the last blessed
+    model; AUC (binary) or macro F1 (multi-class); overall and by ``has_oov``.
+
+    Labels and the slice feature come from the model's ``transform_features``
+    signature, so evaluation sees exactly the training preprocessing.
+    """
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.min_accuracy}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_accuracy_drop})))
+    ranking = "AUC" if num_classes == 2 else "F1Score"
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", prediction_key="probabilities",
+                                    label_key=features.LABEL_ID,
+                                    preprocessing_function_names=["transform_features"])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SLICE_FEATURE])],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy]),
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name=ranking)],
+                binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+                aggregate=tfma.AggregationOptions(macro_average=True)),
+        ])

@@ -1,0 +1,108 @@
+"""Builds charword's ``tfx.dsl.Pipeline`` from the typed configuration.
+
+    CsvExampleGen ─ StatisticsGen ─ SchemaGen | ImportSchemaGen ─ ExampleValidator ─ AnomalyGate
+      ─ Transform ─ Trainer ─ Evaluator (vs. latest blessed model) ─ ServableCheck | InfraValidator ─ Pusher
+
+The same function serves the local runner and the Kubeflow compiler. Before Pusher,
+``serving_check="local"`` proves the model loads and answers in a fresh process
+(no model server needed); ``"tf_serving"`` uses TFX's InfraValidator with TF Serving
+on Kubernetes, for orchestrators that support that component.
+"""
+from typing import Optional
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from charword.config import CharwordConfig
+from components.anomaly_gate import AnomalyGate
+from components.servable_check import ServableCheck
+from pipeline.eval_config import build_eval_config
+
+PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
+RUN_FN = "trainer.task.run_fn"
+EVALUATOR_MODULE = "pipeline.evaluator_module"
+
+
+def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
+    return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
+        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets),
+    ]))
+
+
+def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipeline_root: str,
+                    schema_file: Optional[str] = None, metadata_connection_config=None,
+                    serving_check: str = "local", beam_args=None,
+                    train_args=None) -> tfx.dsl.Pipeline:
+    """The charword pipeline.
+
+    Args:
+      cfg: the configuration; it also travels to Transform and Trainer.
+      data_root: directory of staged CSV files (see :mod:`charword.data`).
+      num_classes: label classes, for the Evaluator's AUC / macro-F1 set-up.
+      pipeline_root: where TFX writes artefacts.
+      schema_file: a pinned schema to validate against; ``None`` infers one.
+      metadata_connection_config: ML Metadata store (local runs).
+      serving_check: ``local`` (ServableCheck) or ``tf_serving`` (InfraValidator on
+        Kubernetes).
+      beam_args: Beam pipeline arguments; default from ``cfg.pipeline``.
+      train_args: Trainer ``TrainArgs`` (a runtime parameter on Kubeflow); default
+        ``cfg.training.train_steps`` steps.
+    """
+    custom_config = cfg.to_dict()
+    example_gen = tfx.components.CsvExampleGen(input_base=data_root, output_config=_split_config(cfg))
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if schema_file:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    else:
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                              infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(statistics=statistics_gen.outputs["statistics"],
+                                                        schema=schema_gen.outputs["schema"])
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
+                               schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=anomaly_gate.outputs["validated_schema"],
+        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=anomaly_gate.outputs["validated_schema"],
+        train_args=train_args or tfx.proto.TrainArgs(num_steps=cfg.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=cfg.training.eval_steps),
+        custom_config=custom_config)
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=build_eval_config(cfg.evaluation, num_classes), module_path=EVALUATOR_MODULE)
+    if serving_check == "local":
+        infra_check = ServableCheck(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+                                    examples=example_gen.outputs["examples"])
+    elif serving_check == "tf_serving":
+        infra_check = tfx.components.InfraValidator(
+            model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+            serving_spec=tfx.proto.ServingSpec(
+                tensorflow_serving=tfx.proto.TensorFlowServing(tags=["latest"]),
+                kubernetes=tfx.proto.KubernetesConfig()),
+            request_spec=tfx.proto.RequestSpec(tensorflow_serving=tfx.proto.TensorFlowServingRequestSpec()))
+    else:
+        raise ValueError(f"serving_check must be 'local' or 'tf_serving', got {serving_check!r}")
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_check.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.pipeline.push_dir)))
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.pipeline.name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate, transform, trainer,
+                    baseline_resolver, evaluator, infra_check, pusher],
+        enable_cache=cfg.pipeline.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_args if beam_args is not None else cfg.pipeline.resolved_beam_args()))

@@ -1,0 +1,147 @@
+"""Reads what a finished local pipeline run did from ML Metadata and its artefacts."""
+import dataclasses
+import json
+from typing import Dict, List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.eval_config import ACCURACY, SLICE_FEATURE
+
+_STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
+           metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
+           metadata_store_pb2.Execution.CANCELED: "canceled"}
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    """One component's execution in the run."""
+
+    component: str
+    state: str
+    seconds: float
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a user wants to know after a run."""
+
+    components: List[ComponentRun]
+    metrics: Dict[str, Dict[str, float]]  # slice name -> metric name -> value
+    blessed: Optional[bool]
+    validation_failures: List[str]
+    servable: Optional[bool]
+    servable_reason: str
+    pushed: bool
+    pushed_to: Optional[str]
+    evaluation_uri: Optional[str]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+def _outputs(store, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    return {e.path.steps[0].key: artifacts[e.artifact_id] for e in events if e.path.steps}
+
+
+def _int_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[int]:
+    return artifact.custom_properties[name].int_value if name in artifact.custom_properties else None
+
+
+def _string_property(artifact: metadata_store_pb2.Artifact, name: str) -> str:
+    return artifact.custom_properties[name].string_value if name in artifact.custom_properties else ""
+
+
+def slice_name(slice_key) -> str:
+    """``overall`` or ``has_oov=1`` style names of TFMA slice keys."""
+    return ",".join(f"{k}={v}" for k, v in slice_key) if slice_key else "overall"
+
+
+def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
+    """Headline metrics per slice: example count, accuracy and the macro AUC / F1."""
+    result = tfma.load_eval_result(evaluation_uri)
+    metrics = {}
+    for slice_key, by_output in result.slicing_metrics:
+        values = {}
+        for sub_keys in by_output.values():
+            for sub_key, named in sub_keys.items():
+                for name, value in named.items():
+                    if "doubleValue" not in value or (sub_key and not name.startswith("macro_")):
+                        continue
+                    values[name] = value["doubleValue"]
+        metrics[slice_name(slice_key)] = values
+    return metrics
+
+
+def read_validation_failures(evaluation_uri: str) -> List[str]:
+    """Readable reasons the Evaluator refused to bless: metric, threshold, value."""
+    result = tfma.load_validation_result(evaluation_uri)
+    failures = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            failures.append(f"{failure.metric_key.name}: {failure.message}".strip())
+    return failures
+
+
+def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSummary:
+    """Summary of the executions of ``pipeline_name`` that started after ``since_ms``."""
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(config)
+    components, latest = [], {}
+    for context in store.get_contexts_by_type("node"):
+        if not context.name.startswith(pipeline_name + "."):
+            continue
+        runs = [e for e in store.get_executions_by_context(context.id) if e.create_time_since_epoch >= since_ms]
+        if not runs:
+            continue
+        execution = max(runs, key=lambda e: e.create_time_since_epoch)
+        component = context.name[len(pipeline_name) + 1:]
+        latest[component] = execution
+        components.append(ComponentRun(
+            component, _STATES.get(execution.last_known_state, "unknown"),
+            (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0))
+    components.sort(key=lambda c: latest[c.component].create_time_since_epoch)
+
+    summary = RunSummary(components, {}, None, [], None, "", False, None, None)
+    if "Evaluator" in latest:
+        outputs = _outputs(store, latest["Evaluator"].id)
+        summary.evaluation_uri = outputs["evaluation"].uri
+        summary.metrics = read_metrics(summary.evaluation_uri)
+        summary.blessed = _int_property(outputs["blessing"], "blessed") == 1
+        summary.validation_failures = read_validation_failures(summary.evaluation_uri)
+    if "ServableCheck" in latest:
+        blessing = _outputs(store, latest["ServableCheck"].id)["blessing"]
+        summary.servable = _int_property(blessing, "blessed") == 1
+        summary.servable_reason = _string_property(blessing, "reason")
+    if "Pusher" in latest:
+        pushed = _outputs(store, latest["Pusher"].id)["pushed_model"]
+        summary.pushed = _int_property(pushed, "pushed") == 1
+        summary.pushed_to = _string_property(pushed, "pushed_destination") or None
+    return summary
+
+
+def format_summary(summary: RunSummary) -> str:
+    """A short human-readable report."""
+    lines = ["", "charword run summary", "--------------------"]
+    for run in summary.components:
+        lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
+    for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
+        values = summary.metrics[slice_key]
+        shown = ", ".join(f"{name}={value:.4f}" if name != "example_count" else f"examples={int(value)}"
+                          for name, value in sorted(values.items()))
+        label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
+            f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
+        lines.append(f"  {label}: {shown}")
+    if summary.blessed is not None:
+        lines.append(f"  blessed: {'yes' if summary.blessed else 'no'}")
+        lines.extend(f"    failed: {failure}" for failure in summary.validation_failures)
+    if summary.servable is not None:
+        lines.append(f"  servable: {'yes' if summary.servable else 'no'} ({summary.servable_reason})")
+    lines.append(f"  pushed: {summary.pushed_to if summary.pushed else 'no (the previous serving model stays)'}")
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""Pins the schema of the first blessed run, so later data is validated against it.
+
+A freshly inferred schema always matches the data it came from, so validation needs a
+reference: after the first run whose model is pushed, its schema is written to
+``<output_dir>/schema/<pipeline>/schema.pbtxt`` with the label's classes as its
+domain. Later runs import that file (ImportSchemaGen) and ExampleValidator reports
+columns that changed type, went missing, or labels never seen before. Delete the file
+to accept such a change deliberately.
+"""
+import os
+from typing import Optional
+
+import tensorflow_data_validation as tfdv
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from charword import features
+from charword.config import CharwordConfig, PipelineConfig
+from charword.data import StagedData
+
+SCHEMA_FILE = "schema.pbtxt"
+
+
+def pinned_schema_file(cfg: PipelineConfig) -> Optional[str]:
+    """The pinned schema of this pipeline, or ``None`` before the first blessed run."""
+    path = os.path.join(cfg.pinned_schema_dir, SCHEMA_FILE)
+    return path if os.path.exists(path) else None
+
+
+def _latest_inferred_schema(metadata_path: str) -> str:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    store = metadata_store.MetadataStore(config)
+    schemas = [a for a in store.get_artifacts_by_type("Schema") if "/SchemaGen/" in a.uri]
+    if not schemas:
+        raise RuntimeError(f"no SchemaGen output recorded in {metadata_path}")
+    return os.path.join(max(schemas, key=lambda a: a.create_time_since_epoch).uri, SCHEMA_FILE)
+
+
+def constrain_schema(schema: schema_pb2.Schema, staged: StagedData) -> schema_pb2.Schema:
+    """Labels restricted to the classes seen; free text never gets a value domain."""
+    text = tfdv.get_feature(schema, features.RAW_TEXT)
+    text.ClearField("domain")
+    text.ClearField("string_domain")
+    label = tfdv.get_feature(schema, features.RAW_LABEL)
+    label.ClearField("domain")
+    if staged.labels_are_integers:
+        values = [int(v) for v in staged.label_values]
+        label.int_domain.CopyFrom(schema_pb2.IntDomain(min=min(values), max=max(values)))
+    else:
+        label.ClearField("string_domain")
+        label.string_domain.CopyFrom(schema_pb2.StringDomain(value=list(staged.label_values)))
+    return schema
+
+
+def pin_schema(cfg: CharwordConfig, metadata_path: str, staged: StagedData) -> str:
+    """Writes the constrained schema of the latest run; returns its path."""
+    schema = constrain_schema(tfdv.load_schema_text(_latest_inferred_schema(metadata_path)), staged)
+    os.makedirs(cfg.pipeline.pinned_schema_dir, exist_ok=True)
+    path = os.path.join(cfg.pipeline.pinned_schema_dir, SCHEMA_FILE)
+    tfdv.write_schema_text(schema, path)
+    return path

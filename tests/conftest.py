@@ -1,0 +1,99 @@
+"""Test set-up: the Keras flavour and quiet logs before TensorFlow loads, and a
+two-device CPU so MirroredStrategy runs with two replicas without a GPU."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+import charword  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import pytest  # noqa: E402
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: end-to-end pipeline runs (minutes); `make test-all` runs them")
+    config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
+    from trainer import distribution  # pylint: disable=import-outside-toplevel
+    distribution.split_cpu(2)
+
+
+@pytest.fixture(scope="session")
+def sst2_dir():
+    """The real SST-2 data beside the repository; tests using it skip when it is absent."""
+    path = os.path.abspath(os.path.join(SHARED_DATA, "sst2"))
+    if not os.path.exists(os.path.join(path, "train.tsv")):
+        pytest.skip(f"SST-2 not found at {path}")
+    return path
+
+
+POSITIVE_WORDS = ("excellent", "wonderful", "brilliant", "delightful", "fantastic", "superb")
+NEGATIVE_WORDS = ("terrible", "horrible", "dreadful", "awful", "boring", "disappointing")
+SUBJECTS = ("the movie", "this film", "the plot", "the acting", "the soundtrack", "the ending")
+
+
+def typo(word, rng):
+    """One character-level typo: drop, double or swap a letter."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(("drop", "double", "swap"))
+    if kind == "drop":
+        return word[:i] + word[i + 1:]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+
+def learnable_pairs(count, seed, typo_rate=0.3):
+    """A small sentiment task a model learns in a few hundred steps; a share of the
+    opinion words carry a typo, so they are rare and the char branch has to learn."""
+    import random  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        positive = rng.random() < 0.5
+        word = rng.choice(POSITIVE_WORDS if positive else NEGATIVE_WORDS)
+        if rng.random() < typo_rate:
+            word = typo(word, rng)
+        pairs.append((f"{rng.choice(SUBJECTS)} was {word} .", "positive" if positive else "negative"))
+    return pairs
+
+
+class TrainedModel:
+    """A model trained by the real run_fn under a 2-replica MirroredStrategy."""
+
+    def __init__(self, cfg, fn_args, log_text):
+        self.cfg = cfg
+        self.fn_args = fn_args
+        self.model_dir = fn_args.serving_model_dir
+        self.log_text = log_text
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    import logging  # pylint: disable=import-outside-toplevel
+    import io  # pylint: disable=import-outside-toplevel
+    from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
+    from preprocessing import beam_run  # pylint: disable=import-outside-toplevel
+    from trainer import local, task  # pylint: disable=import-outside-toplevel
+
+    work = tmp_path_factory.mktemp("trained")
+    cfg = CharwordConfig().replace(
+        preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
+        model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
+                   char_filters=((1, 16), (2, 16), (3, 32), (4, 32))),
+        training=dict(batch_size=16, train_steps=120, eval_steps=4, epochs=4, learning_rate=5e-3))
+    data = beam_run.transform_rows(beam_run.rows_from_pairs(learnable_pairs(480, 1)),
+                                   beam_run.rows_from_pairs(learnable_pairs(96, 2)), cfg, str(work))
+    fn_args = local.make_fn_args(data, cfg, str(work / "trainer"))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    loggers = [logging.getLogger("trainer")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        task.run_fn(fn_args)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    return TrainedModel(cfg, fn_args, stream.getvalue())

@@ -1,0 +1,164 @@
+"""The hybrid model and its Trainer: replicas, learning, padding, OOV, export."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from charword import features
+from charword.config import CharwordConfig, ConfigError
+from components.servable_probe import check_model
+from trainer.export import SIGNATURES
+from trainer.model import build_models
+
+
+def epoch_losses(run_dir):
+    """Training loss per epoch from the TensorBoard logs the Trainer wrote."""
+    losses = []
+    for root, _, files in os.walk(os.path.join(run_dir, "train")):
+        for name in sorted(files):
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                for value in event.summary.value:
+                    if value.tag == "epoch_loss":
+                        losses.append((event.step, float(tf.make_ndarray(value.tensor))))
+    return [loss for _, loss in sorted(losses)]
+
+
+def test_run_fn_trains_with_two_replicas(trained_model):
+    assert "2 replica(s)" in trained_model.log_text
+    assert "global batch 32 (16 per replica)" in trained_model.log_text
+    assert os.path.exists(os.path.join(trained_model.model_dir, "saved_model.pb"))
+
+
+def test_training_loss_goes_down(trained_model):
+    losses = epoch_losses(trained_model.fn_args.model_run_dir)
+    assert len(losses) >= 2
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_trained_model_classifies_held_out_sentences(trained_model):
+    model = tf.saved_model.load(trained_model.model_dir)
+    out = model.signatures["predict_text"](text=tf.constant(["the ending was superb .", "this film was awful ."]))
+    assert [label.decode() for label in out["label"].numpy()] == ["positive", "negative"]
+
+
+def _small_config(**model):
+    return CharwordConfig().replace(model=dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8,
+                                               sentence_units=4, char_filters=((1, 4), (3, 4)), **model))
+
+
+@pytest.mark.parametrize("sentence_encoder", ["bilstm", "cnn"])
+@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm"])
+def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder):
+    cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder)
+    classifier = build_models(cfg.model, cfg.preprocessing, word_vocab_size=50, num_classes=3).classifier
+    rng = np.random.default_rng(0)
+    word_ids = rng.integers(1, 50, size=3)
+    chars = rng.integers(1, 257, size=(3, 5))
+
+    def padded(max_tokens, max_chars):
+        words = np.zeros((1, max_tokens), np.int64)
+        char_ids = np.zeros((1, max_tokens, max_chars), np.int64)
+        words[0, :3] = word_ids
+        char_ids[0, :3, 0] = features.BEGIN_OF_WORD_ID
+        char_ids[0, :3, 1:6] = chars
+        char_ids[0, :3, 6] = features.END_OF_WORD_ID
+        return {features.WORD_IDS: words, features.CHAR_IDS: char_ids}
+
+    short = classifier(padded(4, 8)).numpy()
+    long = classifier(padded(30, 24)).numpy()
+    np.testing.assert_allclose(short, long, atol=1e-5)
+
+
+def test_prediction_does_not_depend_on_other_texts_in_the_batch(trained_model):
+    model = tf.saved_model.load(trained_model.model_dir)
+    alone = model.signatures["predict_text"](text=tf.constant(["the plot was brilliant ."]))["probabilities"]
+    batched = model.signatures["predict_text"](text=tf.constant(
+        ["the plot was brilliant .", "the acting was terrible and the soundtrack was boring boring boring ."]))
+    np.testing.assert_allclose(alone.numpy()[0], batched["probabilities"].numpy()[0], atol=1e-5)
+
+
+def test_unseen_words_get_distinct_vectors_and_misspellings_stay_near(trained_model):
+    """Typos (out of vocabulary) land nearer their correct word than any trained word of
+    the other class. The merged vectors are shaped by the classification task, so the
+    robust reference is meaning (the other class), not arbitrary unrelated spellings."""
+    from tests.conftest import NEGATIVE_WORDS, POSITIVE_WORDS  # pylint: disable=import-outside-toplevel
+    typos = {"excellent": "exellent", "wonderful": "wonderfull", "terrible": "terible", "horrible": "horible",
+             "dreadful": "dredful", "superb": "suberb"}
+    words = list(POSITIVE_WORDS) + list(NEGATIVE_WORDS) + list(typos.values()) + ["quixotic", "zebra"]
+    model = tf.saved_model.load(trained_model.model_dir)
+    out = model.signatures["embed_tokens"](text=tf.constant(words))
+    assert [t.decode() for t in out["tokens"].numpy()[:, 0]] == words
+    vectors = dict(zip(words, out["embeddings"].numpy()[:, 0]))
+    assert not np.allclose(vectors["quixotic"], vectors["zebra"], atol=1e-3)
+    for correct, typo in typos.items():
+        other_class = NEGATIVE_WORDS if correct in POSITIVE_WORDS else POSITIVE_WORDS
+        to_correct = np.linalg.norm(vectors[typo] - vectors[correct])
+        to_other_class = min(np.linalg.norm(vectors[typo] - vectors[w]) for w in other_class)
+        assert to_correct < to_other_class, (typo, to_correct, to_other_class)
+
+
+def test_saved_model_answers_all_signatures_in_a_fresh_process(trained_model, tmp_path):
+    requests = tmp_path / "requests.tfrecord"
+    with tf.io.TFRecordWriter(str(requests)) as writer:
+        for text in ["the movie was superb .", "", "日本 👍"]:
+            example = tf.train.Example(features=tf.train.Features(feature={
+                features.RAW_TEXT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
+                features.RAW_LABEL: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"positive"]))}))
+            writer.write(example.SerializeToString())
+    probe = subprocess.run([sys.executable, "-m", "components.servable_probe", trained_model.model_dir,
+                            str(requests)], capture_output=True, text=True, timeout=300, check=False)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert f"answered all {len(SIGNATURES)} signatures on 3 requests" in probe.stdout
+
+
+def test_probe_rejects_a_model_missing_signatures(tmp_path):
+    module = tf.Module()
+    module.f = tf.function(lambda x: {"y": x}, input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.f})
+    with pytest.raises(AssertionError, match="signatures missing"):
+        check_model(str(tmp_path), [b""])
+
+
+@pytest.mark.parametrize("variant,has_word,has_char", [("hybrid", True, True), ("word_only", True, False),
+                                                       ("char_only", False, True)])
+def test_ablation_switches_build_the_expected_branches(variant, has_word, has_char):
+    cfg = _small_config(variant=variant)
+    models = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=4)
+    names = {layer.name for layer in models.classifier.layers}
+    assert ("word_embedding" in names) == has_word
+    assert ("char_cnn" in names) == has_char
+    inputs = {features.WORD_IDS: np.ones((2, 7), np.int64), features.CHAR_IDS: np.ones((2, 7, 9), np.int64)}
+    assert models.classifier(inputs).shape == (2, 4)
+    assert models.token_encoder(inputs).shape == (2, 7, cfg.model.token_dim)
+
+
+def test_char_encoder_switch_selects_bilstm():
+    cfg = _small_config(char_encoder="bilstm")
+    names = {layer.name for layer in build_models(cfg.model, cfg.preprocessing, 20, 2).classifier.layers}
+    assert "char_bilstm" in names and "char_cnn" not in names
+
+
+@pytest.mark.parametrize("section,values,field", [
+    ("model", {"char_dim": 0}, "model.char_dim"),
+    ("model", {"word_dim": -3}, "model.word_dim"),
+    ("preprocessing", {"max_chars": 2}, "preprocessing.max_chars"),
+    ("model", {"char_encoder": "gru"}, "model.char_encoder"),
+    ("model", {"sentence_encoder": "transformer"}, "model.sentence_encoder"),
+    ("training", {"batch_size": 0}, "training.batch_size"),
+    ("preprocessing", {"max_tokens": 0}, "preprocessing.max_tokens"),
+])
+def test_unworkable_config_fails_at_config_time_naming_the_field(section, values, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        CharwordConfig().replace(**{section: values})
+
+
+def test_layers_round_trip_through_get_config():
+    cfg = _small_config()
+    classifier = build_models(cfg.model, cfg.preprocessing, 20, 2).classifier
+    for layer in classifier.layers:
+        config = layer.get_config()
+        clone = type(layer).from_config(config)
+        assert clone.get_config() == config

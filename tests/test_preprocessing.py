@@ -1,0 +1,132 @@
+"""tf.Transform preprocessing on real Beam runs: alignment, padding, vocabulary, skew."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from charword import features
+from charword.config import CharwordConfig
+from preprocessing import text_ops
+from tests.transform_helpers import transform
+
+CFG = CharwordConfig().replace(preprocessing=dict(max_tokens=6, max_chars=10, vocab_size=50,
+                                                  frequency_threshold=2, num_oov_buckets=3))
+PREP = CFG.preprocessing
+
+TRAIN = [
+    ("the film was good", "positive"),
+    ("the film was bad", "negative"),
+    ("a good good film!", "positive"),
+    ("bad acting , bad film", "negative"),
+    ("the acting was good", "positive"),
+    ("rareword appears once", "negative"),
+]
+EVAL = [
+    ("Café naïve résumé", "positive"),
+    ("日本語 テキスト", "negative"),
+    ("great 👍🎬 film", "positive"),
+    ("one two three four five six seven eight nine", "negative"),
+    ("supercalifragilisticexpialidocious film", "positive"),
+    ("", "negative"),
+    ("   \t ", "positive"),
+]
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    return transform(TRAIN, EVAL, CFG, tmp_path_factory.mktemp("tft"))
+
+
+@pytest.fixture(scope="module")
+def layer(transformed):
+    return tft.TFTransformOutput(transformed[0]).transform_features_layer()
+
+
+def apply_layer(layer, texts):
+    out = layer({features.RAW_TEXT: tf.constant(texts), features.RAW_LABEL: tf.constant(["positive"] * len(texts))})
+    return {name: value.numpy() for name, value in out.items()}
+
+
+def python_tokens(text):
+    return [t.decode("utf-8") for t in text_ops.tokenize(tf.constant([text]), lowercase=True)[0].numpy()]
+
+
+def test_tokenizer_rules_split_punctuation_symbols_and_normalise():
+    assert python_tokens("Great!  ﬁlm,Ａbc") == ["great", "!", "film", ",", "abc"]
+    assert python_tokens("日本 👍good") == ["日", "本", "👍", "good"]
+    assert python_tokens("") == [] and python_tokens(" \t\n ") == []
+
+
+@pytest.mark.parametrize("text", ["Café naïve résumé", "日本語", "great 👍🎬 film", "the film was good"])
+def test_char_ids_of_token_i_decode_to_token_i(layer, text):
+    out = apply_layer(layer, [text])
+    tokens = python_tokens(text)
+    assert 0 < len(tokens) <= PREP.max_tokens
+    for i, token in enumerate(tokens):
+        assert text_ops.decode_char_ids(out[features.CHAR_IDS][0, i]) == token.encode("utf-8")
+        assert out[features.WORD_IDS][0, i] != features.WORD_PAD_ID
+    assert (out[features.WORD_IDS][0, len(tokens):] == features.WORD_PAD_ID).all()
+    assert (out[features.CHAR_IDS][0, len(tokens):] == features.CHAR_PAD_ID).all()
+
+
+def test_long_text_keeps_first_max_tokens_and_counts_the_rest(layer):
+    text = "one two three four five six seven eight nine"
+    out = apply_layer(layer, [text])
+    assert out[features.WORD_IDS].shape == (1, PREP.max_tokens)
+    assert (out[features.WORD_IDS][0] != 0).all()
+    assert text_ops.decode_char_ids(out[features.CHAR_IDS][0, -1]) == b"six"
+    assert out[features.TOKEN_COUNT][0] == 9 and out[features.DROPPED_TOKEN_COUNT][0] == 3
+
+
+def test_long_token_is_cut_to_max_chars_keeping_both_markers(layer):
+    out = apply_layer(layer, ["supercalifragilisticexpialidocious film"])
+    row = out[features.CHAR_IDS][0, 0]
+    assert row.shape == (PREP.max_chars,)
+    assert row[0] == features.BEGIN_OF_WORD_ID and row[-1] == features.END_OF_WORD_ID
+    assert text_ops.decode_char_ids(row) == b"supercalifragilisticexpialidocious"[: PREP.max_chars - 2]
+    assert out[features.TRUNCATED_TOKEN_COUNT][0] == 1
+
+
+def test_empty_and_whitespace_text_become_all_padding(layer):
+    out = apply_layer(layer, ["", "  \t "])
+    assert (out[features.WORD_IDS] == 0).all() and (out[features.CHAR_IDS] == 0).all()
+    assert (out[features.TOKEN_COUNT] == 0).all() and (out[features.HAS_OOV] == 0).all()
+
+
+def test_vocabulary_frequent_words_get_ids_rare_words_share_oov_buckets(transformed, layer):
+    vocab = [w.decode() for w in tft.TFTransformOutput(transformed[0]).vocabulary_by_name(features.WORD_VOCAB)]
+    assert {"film", "good", "bad", "the", "was", "acting"} <= set(vocab)
+    assert "rareword" not in vocab  # seen once, below frequency_threshold=2
+    out = apply_layer(layer, ["good film rareword unseenword"])
+    ids = out[features.WORD_IDS][0]
+    assert ids[0] == vocab.index("good") + 1 and ids[1] == vocab.index("film") + 1
+    oov_range = range(len(vocab) + 1, len(vocab) + 1 + PREP.num_oov_buckets)
+    assert ids[2] in oov_range and ids[3] in oov_range
+    assert (ids[4:] == features.WORD_PAD_ID).all()
+    assert out[features.OOV_COUNT][0] == 2 and out[features.HAS_OOV][0] == 1
+
+
+def _rows_key(rows):
+    return sorted(tuple(np.concatenate([np.ravel(row[name]) for name in sorted(row)]).tolist()) for row in rows)
+
+
+def test_beam_output_equals_serving_layer_output(transformed, layer):
+    """No training/serving skew: the TFT layer reproduces the Beam run row for row."""
+    _, train_rows, eval_rows = transformed
+    pairs = TRAIN + EVAL
+    served = layer({features.RAW_TEXT: tf.constant([t for t, _ in pairs]),
+                    features.RAW_LABEL: tf.constant([label for _, label in pairs])})
+    served_rows = [{name: value.numpy()[i] for name, value in served.items()} for i in range(len(pairs))]
+    assert len(train_rows) + len(eval_rows) == len(pairs)
+    assert _rows_key(served_rows) == _rows_key(train_rows + eval_rows)
+
+
+@pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive"), ("cat", "dog", "bird")])
+def test_label_vocabulary_handles_integer_and_string_classes(tmp_path, labels):
+    texts = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
+    pairs = [(text, labels[i % len(labels)]) for i, text in enumerate(texts)]
+    graph_dir, train_rows, _ = transform(pairs, pairs[:1], CFG, tmp_path)
+    classes = [c.decode() for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(features.LABEL_VOCAB)]
+    assert sorted(classes) == sorted(str(label) for label in labels)
+    ids = sorted(int(row[features.LABEL_ID]) for row in train_rows)
+    assert ids == sorted(classes.index(str(label)) for _, label in pairs)
