@@ -1,4 +1,4 @@
-"""The ``charword`` command line.
+"""charword: train hybrid character+word text models with TFX and push only validated ones.
 
   charword run [--data PATH --text-column C --label-column L]   run the pipeline locally
   charword compile-kubeflow --output PATH                       write a KFP v2 pipeline file
@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from typing import List, Optional
 
 from charword.config import CharwordConfig, ConfigError
@@ -48,6 +49,14 @@ def load_config(args: argparse.Namespace) -> CharwordConfig:
 
 
 def _configure_logging(verbose: bool) -> None:
+    if not verbose:
+        # Reaches Beam's worker processes too, which otherwise flood the log with FutureWarnings.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        warnings.simplefilter("ignore")
+        from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+        absl_logging.set_verbosity(absl_logging.ERROR)
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("charword", "pipeline", "trainer", "components"):
@@ -83,7 +92,7 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="charword", description=__doc__.split("\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="show TFX and Beam logs")
+    parser.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the full pipeline locally (LocalDagRunner, Beam DirectRunner)")
@@ -105,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # TFX's Beam executors parse sys.argv with absl flags; charword's own flags are not theirs.
+    sys.argv = sys.argv[:1]
     _configure_logging(args.verbose)
     try:
         return args.handler(args)

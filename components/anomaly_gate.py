@@ -10,7 +10,6 @@ from typing import List
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
-from tfx.types import standard_artifact_utils
 from tfx.utils import io_utils
 
 ANOMALIES_FILE = "SchemaDiff.pb"
@@ -23,8 +22,9 @@ class DataAnomaliesError(RuntimeError):
 def read_anomalies(anomalies: tfx.types.standard_artifacts.ExampleAnomalies) -> List[str]:
     """One line per anomaly: ``split: feature: description``, with the report path."""
     found = []
-    for split in standard_artifact_utils.decode_split_names(anomalies.split_names):
-        report = os.path.join(standard_artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE)
+    for split_dir in sorted(fileio.glob(os.path.join(anomalies.uri, "Split-*"))):
+        split = os.path.basename(split_dir)[len("Split-"):]
+        report = os.path.join(split_dir, ANOMALIES_FILE)
         anomalies = anomalies_pb2.Anomalies()
         anomalies.ParseFromString(io_utils.read_bytes_file(report))
         for feature, info in sorted(anomalies.anomaly_info.items()):

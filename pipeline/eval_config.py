@@ -32,5 +32,6 @@ def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfi
             tfma.MetricsSpec(
                 metrics=[tfma.MetricConfig(class_name=ranking)],
                 binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
-                aggregate=tfma.AggregationOptions(macro_average=True)),
+                aggregate=tfma.AggregationOptions(macro_average=True,
+                                                  class_weights={i: 1.0 for i in range(num_classes)})),
         ])

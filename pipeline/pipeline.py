@@ -20,7 +20,6 @@ from pipeline.eval_config import build_eval_config
 
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
-EVALUATOR_MODULE = "pipeline.evaluator_module"
 
 
 def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
@@ -50,7 +49,9 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         ``cfg.training.train_steps`` steps.
     """
     custom_config = cfg.to_dict()
-    example_gen = tfx.components.CsvExampleGen(input_base=data_root, output_config=_split_config(cfg))
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root, output_config=_split_config(cfg),
+        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if schema_file:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
@@ -80,7 +81,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=build_eval_config(cfg.evaluation, num_classes), module_path=EVALUATOR_MODULE)
+        eval_config=build_eval_config(cfg.evaluation, num_classes))
     if serving_check == "local":
         infra_check = ServableCheck(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
                                     examples=example_gen.outputs["examples"])

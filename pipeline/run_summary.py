@@ -7,7 +7,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.eval_config import ACCURACY, SLICE_FEATURE
+from pipeline.eval_config import SLICE_FEATURE
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
@@ -61,6 +61,11 @@ def slice_name(slice_key) -> str:
     return ",".join(f"{k}={v}" for k, v in slice_key) if slice_key else "overall"
 
 
+def _readable_metric_name(name: str) -> str:
+    """TFMA names aggregated metrics ``"macro_average: true\n_auc"``; this gives ``macro_auc``."""
+    return "macro_" + name.split("\n_", 1)[1] if name.startswith("macro_average") else name
+
+
 def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     """Headline metrics per slice: example count, accuracy and the macro AUC / F1."""
     result = tfma.load_eval_result(evaluation_uri)
@@ -70,9 +75,8 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
         for sub_keys in by_output.values():
             for sub_key, named in sub_keys.items():
                 for name, value in named.items():
-                    if "doubleValue" not in value or (sub_key and not name.startswith("macro_")):
-                        continue
-                    values[name] = value["doubleValue"]
+                    if "doubleValue" in value and not sub_key:
+                        values[_readable_metric_name(name)] = value["doubleValue"]
         metrics[slice_name(slice_key)] = values
     return metrics
 

@@ -35,7 +35,7 @@ def _raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
     """Shapes a ``[B]`` string tensor as the transform graph's raw text input expects."""
     if isinstance(spec, tf.io.VarLenFeature):
         return tf.sparse.from_dense(tf.expand_dims(text, 1))
-    return text
+    return tf.reshape(text, [-1, *spec.shape])
 
 
 class _Exporter(tf.Module):
