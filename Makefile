@@ -5,7 +5,7 @@ STAMP := $(VENV)/.charword-installed
 export PYTHONWARNINGS := ignore
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test test-all bench env clean
+.PHONY: run test test-slow test-all env clean
 
 $(STAMP): requirements.lock setup.py scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -18,11 +18,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest tests -m "not slow"
 
+test-slow: $(STAMP)
+	$(VENV)/bin/python -m pytest tests -m slow
+
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest tests
-
-bench: $(STAMP)
-	$(VENV)/bin/python -m bench.run_all
 
 clean:
 	rm -rf outputs

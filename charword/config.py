@@ -57,6 +57,8 @@ class DataConfig(_Section):
         counted; when more than this fraction of the rows read is dropped, staging stops.
       max_field_bytes: largest cell accepted, in UTF-8 bytes (default 4 MiB); a larger
         cell stops staging with a message naming its file, row and column.
+      max_text_chars: longer texts are cut to this many characters when staged (and
+        counted); it must stay under CsvExampleGen's 131,072-character cell limit.
       eval_buckets: ExampleGen hash buckets given to the eval split (out of
         ``train_buckets + eval_buckets``).
     """
@@ -66,6 +68,7 @@ class DataConfig(_Section):
     delimiter: Optional[str] = None
     max_dropped_fraction: float = 0.1
     max_field_bytes: int = 4 * 1024 * 1024
+    max_text_chars: int = 100_000
     train_buckets: int = 4
     eval_buckets: int = 1
 
@@ -79,6 +82,9 @@ class DataConfig(_Section):
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
         _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
+        _require(isinstance(self.max_text_chars, int) and 0 < self.max_text_chars <= 131_072,
+                 "data.max_text_chars", "must be an integer in [1, 131072] (CsvExampleGen's cell limit)",
+                 self.max_text_chars)
 
 
 CHAR_SCHEMES = ("utf8_bytes",)
@@ -204,15 +210,20 @@ class EvaluationConfig(_Section):
       min_accuracy: absolute lower bound on eval accuracy.
       max_accuracy_drop: the candidate may be at most this much less accurate than the
         last blessed model (0.0: must not be worse).
+      min_oov_accuracy: lower bound on accuracy over examples with at least one
+        out-of-vocabulary word; 0 reports that slice without gating on it.
     """
 
     min_accuracy: float = 0.6
     max_accuracy_drop: float = 0.01
+    min_oov_accuracy: float = 0.0
 
     def validate(self) -> None:
         _require(0.0 <= self.min_accuracy <= 1.0, "evaluation.min_accuracy", "must be in [0, 1]", self.min_accuracy)
         _require(0.0 <= self.max_accuracy_drop <= 1.0, "evaluation.max_accuracy_drop", "must be in [0, 1]",
                  self.max_accuracy_drop)
+        _require(0.0 <= self.min_oov_accuracy <= 1.0, "evaluation.min_oov_accuracy", "must be in [0, 1]",
+                 self.min_oov_accuracy)
 
 
 @dataclass(frozen=True)
@@ -227,7 +238,11 @@ class PipelineConfig(_Section):
       serving_dir: push destination; default ``<output_dir>/serving``.
       beam_args: extra Beam pipeline arguments, passed through unchanged (Dataflow,
         Flink, Spark, ...). When empty, the local DirectRunner settings below apply.
-      direct_running_mode: ``in_memory``, ``multi_threading`` or ``multi_processing``.
+      direct_running_mode: ``in_memory``, ``multi_threading``, ``multi_processing``, or
+        ``auto``: ``in_memory`` for staged data under ``multi_processing_min_mb``
+        (every extra worker process re-imports TensorFlow, which small data never
+        repays), ``multi_processing`` above it.
+      multi_processing_min_mb: the ``auto`` threshold, in MB of staged CSV.
       direct_num_workers: DirectRunner workers; 0 means one per CPU core.
       enable_cache: reuse outputs of components whose inputs did not change.
     """
@@ -237,7 +252,8 @@ class PipelineConfig(_Section):
     output_dir: str = "outputs"
     serving_dir: Optional[str] = None
     beam_args: Tuple[str, ...] = ()
-    direct_running_mode: str = "multi_processing"
+    direct_running_mode: str = "auto"
+    multi_processing_min_mb: int = 50
     direct_num_workers: int = 0
     enable_cache: bool = True
 
@@ -247,7 +263,9 @@ class PipelineConfig(_Section):
         _require(bool(self.model_name) and "/" not in self.model_name and self.model_name not in (".", ".."),
                  "pipeline.model_name", "must be a non-empty name without '/'", self.model_name)
         _one_of("pipeline", "direct_running_mode", self.direct_running_mode,
-                ("in_memory", "multi_threading", "multi_processing"))
+                ("auto", "in_memory", "multi_threading", "multi_processing"))
+        _require(isinstance(self.multi_processing_min_mb, int) and self.multi_processing_min_mb >= 0,
+                 "pipeline.multi_processing_min_mb", "must be an integer >= 0", self.multi_processing_min_mb)
         _require(isinstance(self.direct_num_workers, int) and self.direct_num_workers >= 0,
                  "pipeline.direct_num_workers", "must be an integer >= 0", self.direct_num_workers)
 
@@ -271,12 +289,20 @@ class PipelineConfig(_Section):
     def push_dir(self) -> str:
         return os.path.join(self.serving_dir or os.path.join(self.output_dir, "serving"), self.model_name)
 
-    def resolved_beam_args(self) -> Tuple[str, ...]:
-        """Beam arguments: the configured ones, or DirectRunner settings when none."""
+    def resolved_beam_args(self, data_bytes: Optional[int] = None) -> Tuple[str, ...]:
+        """Beam arguments: the configured ones, or DirectRunner settings when none.
+
+        ``data_bytes`` (size of the staged data) resolves ``auto``; unknown size counts
+        as large.
+        """
         if self.beam_args:
             return tuple(self.beam_args)
-        workers = self.direct_num_workers or os.cpu_count() or 1
-        return (f"--direct_running_mode={self.direct_running_mode}", f"--direct_num_workers={workers}")
+        mode = self.direct_running_mode
+        if mode == "auto":
+            small = data_bytes is not None and data_bytes < self.multi_processing_min_mb * 1_000_000
+            mode = "in_memory" if small else "multi_processing"
+        workers = 1 if mode == "in_memory" else self.direct_num_workers or os.cpu_count() or 1
+        return (f"--direct_running_mode={mode}", f"--direct_num_workers={workers}")
 
 
 _SECTIONS = {

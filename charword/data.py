@@ -11,6 +11,9 @@ Policies:
 * Unreadable data stops staging with a :class:`DataError`. A row with empty or
   whitespace-only text or an empty label is dropped and counted, unless more than
   ``data.max_dropped_fraction`` of the rows read would be dropped.
+* Text longer than ``data.max_text_chars`` characters is cut to that length and the
+  row counted as truncated: CsvExampleGen's CSV parser refuses cells over 131,072
+  characters, and the model keeps only the first ``preprocessing.max_tokens`` tokens.
 * The staged file ``<out_dir>/data.csv`` has exactly the columns ``text,label``, one
   record per line (line breaks inside a cell become one space) and every value quoted.
   It is rewritten only when its bytes change: ExampleGen's input fingerprint includes
@@ -63,6 +66,7 @@ class StagedData:
     dropped: Tuple[DroppedRow, ...]
     label_values: Tuple[str, ...]
     labels_are_integers: bool
+    truncated_rows: int
 
 
 def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
@@ -73,6 +77,8 @@ def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
     rows_read = 0
     for path in files:
         rows_read += _read_file(path, cfg, kept, dropped)
+    truncated_rows = sum(len(text) > cfg.max_text_chars for text, _ in kept)
+    kept = [(text[: cfg.max_text_chars], label) for text, label in kept]
     if len(dropped) / rows_read > cfg.max_dropped_fraction:  # every file has at least one row
         first = "; ".join(f"{d.file} row {d.row} ({d.field}): {d.reason}" for d in dropped[:5])
         raise DataError(f"{len(dropped)} of {rows_read} rows dropped ({len(dropped) / rows_read:.1%}), more than "
@@ -82,7 +88,7 @@ def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
     staged = StagedData(
         csv_path=os.path.join(out_dir, STAGED_CSV), source_files=tuple(files), rows_read=rows_read,
         rows_kept=len(kept), dropped=tuple(dropped), label_values=tuple(sorted(labels, key=int if integers else str)),
-        labels_are_integers=integers)
+        labels_are_integers=integers, truncated_rows=truncated_rows)
     os.makedirs(out_dir or ".", exist_ok=True)
     _write_if_changed(staged.csv_path, _staged_csv(kept))
     _write_if_changed(os.path.join(out_dir, STAGING_REPORT), _report(staged))

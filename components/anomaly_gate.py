@@ -1,8 +1,8 @@
 """AnomalyGate: stops the pipeline when ExampleValidator found anomalies.
 
 TFX 1.16's ExampleValidator records anomalies but lets the run go on. This component
-sits between it and Transform: it passes the schema through only when every split is
-clean, so nothing downstream (Transform, Trainer, Pusher) runs on bad data.
+runs before Transform (a task dependency) and fails on any anomaly, so nothing
+downstream (Transform, Trainer, Pusher) runs on bad data.
 """
 import os
 from typing import List
@@ -38,13 +38,9 @@ def read_anomalies(anomalies: tfx.types.standard_artifacts.ExampleAnomalies) -> 
 
 @tfx.dsl.components.component
 def AnomalyGate(  # pylint: disable=invalid-name
-        anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
-        schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
-        validated_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema]) -> None:
-    """Raises :class:`DataAnomaliesError` on any anomaly, else copies the schema through."""
+        anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies]) -> None:
+    """Raises :class:`DataAnomaliesError` when any split has an anomaly."""
     found = read_anomalies(anomalies)
     if found:
         raise DataAnomaliesError("ExampleValidator found anomalies; the run stops before Transform and Trainer:\n  "
                                  + "\n  ".join(found))
-    for name in fileio.listdir(schema.uri):
-        io_utils.copy_file(os.path.join(schema.uri, name), os.path.join(validated_schema.uri, name), overwrite=True)

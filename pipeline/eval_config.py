@@ -10,17 +10,24 @@ SLICE_FEATURE = features.HAS_OOV
 
 def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfig:
     """Accuracy with an absolute bound and a change threshold against the last blessed
-    model; AUC (binary) or macro F1 (multi-class); overall and by ``has_oov``.
+    model on the overall slice (plus an optional bound on the OOV slice); AUC (binary)
+    or macro F1 (multi-class); metrics overall and by ``has_oov``.
 
     Labels and the slice feature come from the model's ``transform_features``
     signature, so evaluation sees exactly the training preprocessing.
     """
-    accuracy = tfma.MetricConfig(
-        class_name="SparseCategoricalAccuracy",
+    gates = [tfma.PerSliceMetricThreshold(
+        slicing_specs=[tfma.SlicingSpec()],
         threshold=tfma.MetricThreshold(
             value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.min_accuracy}),
             change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_accuracy_drop})))
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_accuracy_drop})))]
+    if cfg.min_oov_accuracy > 0:
+        gates.append(tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec(feature_values={SLICE_FEATURE: "1"})],
+            threshold=tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.min_oov_accuracy}))))
+    accuracy = tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=gates)
     ranking = "AUC" if num_classes == 2 else "F1Score"
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", prediction_key="probabilities",

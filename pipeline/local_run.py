@@ -59,15 +59,20 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
         schema_file = schema_pinning.pinned_schema_file(cfg.pipeline)
         if schema_file:
             progress(f"Validating against the pinned schema {schema_file}")
+        beam_args = cfg.pipeline.resolved_beam_args(os.path.getsize(staged.csv_path))
         pipeline = create_pipeline(
             cfg, data_root=os.path.dirname(staged.csv_path), num_classes=len(staged.label_values),
             pipeline_root=cfg.pipeline.pipeline_root, schema_file=schema_file,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                _metadata_path(cfg)))
-        progress(f"Running pipeline '{cfg.pipeline.name}' with Beam args {' '.join(cfg.pipeline.resolved_beam_args())}")
+                _metadata_path(cfg)),
+            beam_args=beam_args)
+        progress(f"Running pipeline '{cfg.pipeline.name}' with Beam args {' '.join(beam_args)}")
         started_ms = int(time.time() * 1000) - 1000
         tfx.orchestration.LocalDagRunner().run(pipeline)
         summary = summarize(_metadata_path(cfg), cfg.pipeline.name, started_ms)
+        summary.staging = {"rows_read": staged.rows_read, "rows_kept": staged.rows_kept,
+                           "rows_dropped": len(staged.dropped), "rows_truncated": staged.truncated_rows,
+                           "report": os.path.join(os.path.dirname(staged.csv_path), data.STAGING_REPORT)}
         if summary.pushed and not schema_file:
             pinned = schema_pinning.pin_schema(cfg, _metadata_path(cfg), staged)
             progress(f"Pinned the schema of this blessed run at {pinned}")

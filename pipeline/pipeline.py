@@ -1,7 +1,8 @@
 """Builds charword's ``tfx.dsl.Pipeline`` from the typed configuration.
 
-    CsvExampleGen ─ StatisticsGen ─ SchemaGen | ImportSchemaGen ─ ExampleValidator ─ AnomalyGate
-      ─ Transform ─ Trainer ─ Evaluator (vs. latest blessed model) ─ ServableCheck | InfraValidator ─ Pusher
+    CsvExampleGen ─ StatisticsGen ─ SchemaGen ─ ExampleValidator (vs. the pinned schema, once
+      there is one) ─ AnomalyGate ─ Transform ─ Trainer ─ Evaluator (vs. the latest blessed
+      model) ─ ServableCheck | InfraValidator ─ Pusher
 
 The same function serves the local runner and the Kubeflow compiler. Before Pusher,
 ``serving_check="local"`` proves the model loads and answers in a fresh process
@@ -20,6 +21,7 @@ from pipeline.eval_config import build_eval_config
 
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
+RESOLVER_ID = "latest_blessed_model_resolver"
 
 
 def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
@@ -40,7 +42,8 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
       data_root: directory of staged CSV files (see :mod:`charword.data`).
       num_classes: label classes, for the Evaluator's AUC / macro-F1 set-up.
       pipeline_root: where TFX writes artefacts.
-      schema_file: a pinned schema to validate against; ``None`` infers one.
+      schema_file: a pinned schema to validate the data against (ImportSchemaGen);
+        ``None`` validates against the schema inferred from this data.
       metadata_connection_config: ML Metadata store (local runs).
       serving_check: ``local`` (ServableCheck) or ``tf_serving`` (InfraValidator on
         Kubernetes).
@@ -53,23 +56,26 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         input_base=data_root, output_config=_split_config(cfg),
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    validation_schema = schema_gen
     if schema_file:
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
-    else:
-        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                              infer_feature_shape=True)
+        validation_schema = tfx.components.ImportSchemaGen(schema_file=schema_file).with_id("PinnedSchema")
     example_validator = tfx.components.ExampleValidator(statistics=statistics_gen.outputs["statistics"],
-                                                        schema=schema_gen.outputs["schema"])
-    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
-                               schema=schema_gen.outputs["schema"])
+                                                        schema=validation_schema.outputs["schema"])
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=anomaly_gate.outputs["validated_schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config)
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        # Only the preprocessing section, so that changing e.g. training knobs keeps Transform cached.
+        custom_config={"preprocessing": custom_config["preprocessing"]})
+    # Transform waits for the gate; it reads the inferred schema (not a gate output) so that
+    # re-validating unchanged data keeps Transform and Trainer cached.
+    transform.add_upstream_node(anomaly_gate)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=anomaly_gate.outputs["validated_schema"],
+        schema=schema_gen.outputs["schema"],
         train_args=train_args or tfx.proto.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.training.eval_steps),
         custom_config=custom_config)
@@ -77,7 +83,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(RESOLVER_ID)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
@@ -102,8 +108,10 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline.name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate, transform, trainer,
-                    baseline_resolver, evaluator, infra_check, pusher],
+        components=[example_gen, statistics_gen, schema_gen,
+                    *([validation_schema] if schema_file else []),
+                    example_validator, anomaly_gate, transform, trainer, baseline_resolver, evaluator,
+                    infra_check, pusher],
         enable_cache=cfg.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_args if beam_args is not None else cfg.pipeline.resolved_beam_args()))

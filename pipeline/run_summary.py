@@ -36,14 +36,17 @@ class RunSummary:
     pushed: bool
     pushed_to: Optional[str]
     evaluation_uri: Optional[str]
+    baseline_model: Optional[str]
+    staging: Optional[dict] = None  # rows read/kept/dropped/truncated and the report path
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
 
-def _outputs(store, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.OUTPUT]
+def _artifacts(store, execution_id: int, event_type=metadata_store_pb2.Event.OUTPUT
+               ) -> Dict[str, metadata_store_pb2.Artifact]:
+    """The execution's input or output artifacts by key."""
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     return {e.path.steps[0].key: artifacts[e.artifact_id] for e in events if e.path.steps}
 
@@ -81,13 +84,24 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     return metrics
 
 
+def _describe_failure(slice_key: str, failure) -> str:
+    name, value = failure.metric_key.name, failure.metric_value.double_value.value
+    threshold = failure.metric_threshold
+    if failure.metric_key.is_diff:
+        bound = threshold.change_threshold.absolute.value
+        return (f"{name} on {slice_key} changed by {value:+.4f} against the last blessed model; "
+                f"the allowed change is >= {bound:+.4f} (short by {bound - value:.4f})")
+    bound = threshold.value_threshold.lower_bound.value
+    return f"{name} on {slice_key} is {value:.4f}, below the bound {bound:.4f} (short by {bound - value:.4f})"
+
+
 def read_validation_failures(evaluation_uri: str) -> List[str]:
-    """Readable reasons the Evaluator refused to bless: metric, threshold, value."""
+    """Readable reasons the Evaluator refused to bless: metric, slice, bound, margin."""
     result = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in result.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            failures.append(f"{failure.metric_key.name}: {failure.message}".strip())
+        key = slice_name([(k.column, getattr(k, k.WhichOneof("kind"))) for k in per_slice.slice_key.single_slice_keys])
+        failures.extend(_describe_failure(key, failure) for failure in per_slice.failures)
     return failures
 
 
@@ -112,19 +126,21 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
             (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0))
     components.sort(key=lambda c: latest[c.component].create_time_since_epoch)
 
-    summary = RunSummary(components, {}, None, [], None, "", False, None, None)
+    summary = RunSummary(components, {}, None, [], None, "", False, None, None, None)
     if "Evaluator" in latest:
-        outputs = _outputs(store, latest["Evaluator"].id)
+        outputs = _artifacts(store, latest["Evaluator"].id)
         summary.evaluation_uri = outputs["evaluation"].uri
         summary.metrics = read_metrics(summary.evaluation_uri)
         summary.blessed = _int_property(outputs["blessing"], "blessed") == 1
         summary.validation_failures = read_validation_failures(summary.evaluation_uri)
+        baseline = _artifacts(store, latest["Evaluator"].id, metadata_store_pb2.Event.INPUT).get("baseline_model")
+        summary.baseline_model = baseline.uri if baseline else None
     if "ServableCheck" in latest:
-        blessing = _outputs(store, latest["ServableCheck"].id)["blessing"]
+        blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
         summary.servable_reason = _string_property(blessing, "reason")
     if "Pusher" in latest:
-        pushed = _outputs(store, latest["Pusher"].id)["pushed_model"]
+        pushed = _artifacts(store, latest["Pusher"].id)["pushed_model"]
         summary.pushed = _int_property(pushed, "pushed") == 1
         summary.pushed_to = _string_property(pushed, "pushed_destination") or None
     return summary
@@ -133,6 +149,10 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
 def format_summary(summary: RunSummary) -> str:
     """A short human-readable report."""
     lines = ["", "charword run summary", "--------------------"]
+    if summary.staging:
+        staged = summary.staging
+        lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, {staged['rows_dropped']} dropped, "
+                     f"{staged['rows_truncated']} cut to max_text_chars (report: {staged['report']})")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
     for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
@@ -142,6 +162,8 @@ def format_summary(summary: RunSummary) -> str:
         label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
             f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
         lines.append(f"  {label}: {shown}")
+    if summary.evaluation_uri:
+        lines.append(f"  compared with: {summary.baseline_model or 'no baseline (first blessed model)'}")
     if summary.blessed is not None:
         lines.append(f"  blessed: {'yes' if summary.blessed else 'no'}")
         lines.extend(f"    failed: {failure}" for failure in summary.validation_failures)

@@ -175,12 +175,13 @@ def test_identical_input_gives_identical_bytes_and_leaves_the_file_alone(tmp_pat
     assert sorted(os.listdir(tmp_path / "one")) == ["data.csv", "staging_report.json"]
 
 
-def test_megabyte_cell_is_accepted_and_larger_than_the_limit_is_not(tmp_path):
+def test_megabyte_cell_is_accepted_cut_to_max_text_chars_and_larger_than_the_limit_is_not(tmp_path):
     path = _write(tmp_path, "big.csv", "text,label\n" + "a" * 1_000_000 + ",pos\nshort,neg\n")
     limit = csv.field_size_limit()
     staged = _stage(path, tmp_path)
     with open(staged.csv_path, "rb") as f:
-        assert f.read().splitlines()[1] == b'"' + b"a" * 1_000_000 + b'","pos"'
+        assert f.read().splitlines()[1] == b'"' + b"a" * 100_000 + b'","pos"'
+    assert staged.truncated_rows == 1 and staged.rows_kept == 2
     assert csv.field_size_limit() == limit  # the process-wide csv limit is restored
     with pytest.raises(data.DataError) as error:
         _stage(path, tmp_path, max_field_bytes=999_999)
