@@ -49,9 +49,9 @@ def test_wiring_gate_before_transform_and_blessings_into_pusher(tmp_path):
     assert nodes["Evaluator"].inputs["baseline_model"].producer_component_id == "latest_blessed_model_resolver"
     assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
     assert nodes["Pusher"].inputs["infra_blessing"].producer_component_id == "ServableCheck"
-    assert nodes["Trainer"].exec_properties["train_args"].num_steps == 321
+    assert json.loads(nodes["Trainer"].exec_properties["train_args"])["num_steps"] == 321
     push = nodes["Pusher"].exec_properties["push_destination"]
-    assert push.filesystem.base_directory == CFG.pipeline.push_dir
+    assert json.loads(push)["filesystem"]["base_directory"] == CFG.pipeline.push_dir
     assert CFG.pipeline.push_dir.endswith("serving/charword")
 
 
