@@ -8,6 +8,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.eval_config import SLICE_FEATURE
+from pipeline.pipeline import RESOLVER_ID
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
@@ -45,7 +46,7 @@ class RunSummary:
 
 def _artifacts(store, execution_id: int, event_type=metadata_store_pb2.Event.OUTPUT
                ) -> Dict[str, metadata_store_pb2.Artifact]:
-    """The execution's input or output artifacts by key."""
+    """The execution's artifacts of one event type (output by default), by key."""
     events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     return {e.path.steps[0].key: artifacts[e.artifact_id] for e in events if e.path.steps}
@@ -78,7 +79,7 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
         for sub_keys in by_output.values():
             for sub_key, named in sub_keys.items():
                 for name, value in named.items():
-                    if "doubleValue" in value and not sub_key:
+                    if "doubleValue" in value and not sub_key and name != "example_count_diff":
                         values[_readable_metric_name(name)] = value["doubleValue"]
         metrics[slice_name(slice_key)] = values
     return metrics
@@ -127,14 +128,16 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
     components.sort(key=lambda c: latest[c.component].create_time_since_epoch)
 
     summary = RunSummary(components, {}, None, [], None, "", False, None, None, None)
+    if RESOLVER_ID in latest:
+        # Resolver nodes record what they resolved as internal outputs.
+        baseline = _artifacts(store, latest[RESOLVER_ID].id, metadata_store_pb2.Event.INTERNAL_OUTPUT).get("model")
+        summary.baseline_model = baseline.uri if baseline else None
     if "Evaluator" in latest:
         outputs = _artifacts(store, latest["Evaluator"].id)
         summary.evaluation_uri = outputs["evaluation"].uri
         summary.metrics = read_metrics(summary.evaluation_uri)
         summary.blessed = _int_property(outputs["blessing"], "blessed") == 1
         summary.validation_failures = read_validation_failures(summary.evaluation_uri)
-        baseline = _artifacts(store, latest["Evaluator"].id, metadata_store_pb2.Event.INPUT).get("baseline_model")
-        summary.baseline_model = baseline.uri if baseline else None
     if "ServableCheck" in latest:
         blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
