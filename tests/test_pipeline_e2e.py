@@ -1,8 +1,9 @@
 """The full local TFX pipeline on demo data (LocalDagRunner, Beam DirectRunner).
 
 The tests run in order against one output directory, as a user's successive runs
-would: bless and push, re-run from cache against the baseline, a worse model that is
-refused, and data with anomalies that stops before training.
+would: bless and push (on a file with the awkward rows real exports have), re-run from
+cache against the baseline, a worse model that is refused, then bad data of every kind,
+none of which may touch the pushed model.
 """
 import csv
 import hashlib
@@ -11,6 +12,7 @@ import os
 import pytest
 
 from charword.cli import DEMO_DATA
+from charword.data import DataError
 from charword.config import CharwordConfig
 from components.anomaly_gate import DataAnomaliesError
 from pipeline.local_run import run_local
@@ -18,12 +20,22 @@ from pipeline.local_run import run_local
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-def _write_rows(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
+def _write_rows(path, rows, header=("text", "label"), encoding="utf-8", line_end="\n"):
+    with open(path, "w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle, lineterminator=line_end)
+        writer.writerow(header)
         writer.writerows(rows)
     return str(path)
+
+
+AWKWARD_ROWS = [
+    ("", "positive"),                                   # empty text: dropped
+    ("   \t ", "negative"),                              # whitespace-only: dropped
+    ("no label on this one", ""),                       # missing label: dropped
+    ("a quoted cell\nover two lines, great", "positive"),  # kept as one line
+    ("x" * 1_000_000, "negative"),                      # a 1 MB token: cut to max_text_chars
+    (" ".join(["word"] * 100_000), "positive"),         # 100k tokens: cut, then max_tokens
+]
 
 
 def _serving_snapshot(push_dir):
@@ -46,7 +58,9 @@ def workspace(tmp_path_factory):
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32),
         training=dict(train_steps=200, epochs=4, eval_steps=8),
         evaluation=dict(min_accuracy=0.65, max_accuracy_drop=0.05))
-    return {"cfg": cfg, "data": _write_rows(root / "reviews.csv", rows), "rows": rows, "root": root}
+    # A BOM and Windows line endings, as spreadsheet exports write them.
+    data = _write_rows(root / "reviews.csv", rows + AWKWARD_ROWS, encoding="utf-8-sig", line_end="\r\n")
+    return {"cfg": cfg, "data": data, "rows": rows, "root": root}
 
 
 def _component_states(summary):
@@ -65,6 +79,8 @@ def test_first_run_blesses_and_pushes(workspace):
     assert summary.metrics["overall"]["sparse_categorical_accuracy"] >= 0.65
     assert "macro_auc" in summary.metrics["overall"]
     assert os.path.exists(os.path.join(workspace["cfg"].pipeline.pinned_schema_dir, "schema.pbtxt"))
+    assert summary.staging["rows_read"] == len(workspace["rows"]) + len(AWKWARD_ROWS)
+    assert summary.staging["rows_dropped"] == 3 and summary.staging["rows_truncated"] == 2
 
 
 def test_second_run_reuses_cache_and_compares_with_the_baseline(workspace):
@@ -83,18 +99,56 @@ def test_a_clearly_worse_model_is_not_blessed_and_nothing_is_pushed(workspace):
     worse = cfg.replace(training=dict(train_steps=2, epochs=1, learning_rate=1e-7))
     summary = run_local(worse, workspace["data"])
     assert summary.blessed is False and summary.pushed is False
-    assert any("sparse_categorical_accuracy" in failure for failure in summary.validation_failures)
+    overall = [f for f in summary.validation_failures if "sparse_categorical_accuracy on overall" in f]
+    assert overall and "short by" in overall[0], summary.validation_failures
     assert _serving_snapshot(cfg.pipeline.push_dir) == before
 
 
-def test_anomalous_data_stops_before_training_and_pushes_nothing(workspace):
+@pytest.mark.parametrize("case,feature", [
+    ("integer labels where the pinned schema has positive/negative", "label"),
+    ("a third class never seen before", "label"),
+    ("the text column turned numeric", "text"),
+])
+def test_anomalous_data_stops_before_training_and_pushes_nothing(workspace, case, feature):
     cfg = workspace["cfg"]
     before = _serving_snapshot(cfg.pipeline.push_dir)
-    # Integer labels where the pinned schema has the string classes positive/negative.
-    rows = [(text, 1 if label == "positive" else 0) for text, label in workspace["rows"]]
-    bad_data = _write_rows(workspace["root"] / "relabelled.csv", rows)
+    rows = workspace["rows"]
+    if case.startswith("integer"):
+        rows = [(text, 1 if label == "positive" else 0) for text, label in rows]
+    elif case.startswith("a third"):
+        rows = rows + [(text, "neutral") for text, _ in rows[:60]]
+    else:
+        rows = [(str(1000 + i), label) for i, (_, label) in enumerate(rows)]
+    bad_data = _write_rows(workspace["root"] / "changed.csv", rows)
     with pytest.raises(DataAnomaliesError) as error:
         run_local(cfg, bad_data)
     message = str(error.value)
-    assert "'label'" in message and "SchemaDiff.pb" in message
+    assert f"'{feature}'" in message and "SchemaDiff.pb" in message
+    assert _serving_snapshot(cfg.pipeline.push_dir) == before
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("column renamed", "no text column 'text'; columns found: ['review', 'label']"),
+    ("column removed", "no label column 'label'; columns found: ['text']"),
+    ("non-UTF-8 bytes", "row 3, column 'text': invalid UTF-8"),
+    ("empty file", "no rows"),
+    ("missing path", "no such file or directory"),
+])
+def test_unreadable_data_stops_with_file_row_field_and_pushes_nothing(workspace, case, expected):
+    cfg = workspace["cfg"]
+    before = _serving_snapshot(cfg.pipeline.push_dir)
+    path = workspace["root"] / f"{case.replace(' ', '_')}.csv"
+    if case == "column renamed":
+        _write_rows(path, workspace["rows"][:20], header=("review", "label"))
+    elif case == "column removed":
+        _write_rows(path, [(text,) for text, _ in workspace["rows"][:20]], header=("text",))
+    elif case == "non-UTF-8 bytes":
+        path.write_bytes(b"text,label\ngood film,positive\nbad \xff\xfe film,negative\n")
+    elif case == "empty file":
+        path.write_bytes(b"")
+    with pytest.raises(DataError) as error:
+        run_local(cfg, str(path))
+    assert expected in str(error.value)
+    if case != "missing path":
+        assert str(path) in str(error.value)
     assert _serving_snapshot(cfg.pipeline.push_dir) == before
