@@ -67,7 +67,39 @@ class Highway(keras.layers.Layer):
         return {**super().get_config(), "num_layers": self.num_layers, "gate_bias": self.gate_bias}
 
 
-class CharCNNEncoder(keras.layers.Layer):
+class _TokenCharEncoder(keras.layers.Layer):
+    """Shared frame of the char encoders: every token's characters are encoded on their
+    own (batch and token axes folded together), then highway layers and a projection.
+
+    Input: ``char_embeddings`` ``[B, T, C, E]`` and ``mask`` ``[B, T, C]`` (bool).
+    Output: ``[B, T, output_dim]``. Subclasses implement :meth:`encode`.
+    """
+
+    def __init__(self, highway_layers: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.highway_layers = highway_layers
+        self.output_dim = output_dim
+        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
+        self.projection = keras.layers.Dense(output_dim, name="projection")
+
+    def encode(self, chars, mask):
+        """``[N, C, E]`` characters and ``[N, C]`` mask to ``[N, D]`` token vectors."""
+        raise NotImplementedError
+
+    def call(self, char_embeddings, mask):
+        shape = tf.shape(char_embeddings)
+        batch, tokens, chars = shape[0], shape[1], shape[2]
+        flat = tf.reshape(char_embeddings, [batch * tokens, chars, char_embeddings.shape[-1]])
+        encoded = self.encode(flat, tf.reshape(mask, [batch * tokens, chars]))
+        if self.highway is not None:
+            encoded = self.highway(encoded)
+        return tf.reshape(self.projection(encoded), [batch, tokens, self.output_dim])
+
+    def get_config(self):
+        return {**super().get_config(), "highway_layers": self.highway_layers, "output_dim": self.output_dim}
+
+
+class CharCNNEncoder(_TokenCharEncoder):
     """Character CNN token encoder (Kim et al. 2016; ELMo; lm_1b).
 
     Per token: convolutions of several widths over the character embeddings, a
@@ -79,33 +111,20 @@ class CharCNNEncoder(keras.layers.Layer):
     """
 
     def __init__(self, filters: Sequence[Tuple[int, int]], highway_layers: int, output_dim: int, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(highway_layers, output_dim, **kwargs)
         self.filters = tuple((int(w), int(n)) for w, n in filters)
-        self.highway_layers = highway_layers
-        self.output_dim = output_dim
         self.convs = [keras.layers.Conv1D(n, w, padding="same", activation="tanh", name=f"conv_w{w}")
                       for w, n in self.filters]
-        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
-        self.projection = keras.layers.Dense(output_dim, name="projection")
 
-    def call(self, char_embeddings, mask):
-        shape = tf.shape(char_embeddings)
-        batch, tokens, chars = shape[0], shape[1], shape[2]
-        flat = tf.reshape(char_embeddings, [batch * tokens, chars, char_embeddings.shape[-1]])
-        flat_mask = tf.reshape(mask, [batch * tokens, chars])
-        flat = flat * tf.expand_dims(tf.cast(flat_mask, flat.dtype), -1)
-        pooled = tf.concat([masked_max(conv(flat), flat_mask, axis=1) for conv in self.convs], axis=-1)
-        if self.highway is not None:
-            pooled = self.highway(pooled)
-        projected = self.projection(pooled)
-        return tf.reshape(projected, [batch, tokens, self.output_dim])
+    def encode(self, chars, mask):
+        chars = chars * tf.expand_dims(tf.cast(mask, chars.dtype), -1)
+        return tf.concat([masked_max(conv(chars), mask, axis=1) for conv in self.convs], axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "highway_layers": self.highway_layers,
-                "output_dim": self.output_dim}
+        return {**super().get_config(), "filters": self.filters}
 
 
-class CharBiLSTMEncoder(keras.layers.Layer):
+class CharBiLSTMEncoder(_TokenCharEncoder):
     """Character BiLSTM token encoder: the final forward and backward states of each
     token's characters (padding masked), then highway layers and a projection.
 
@@ -114,28 +133,15 @@ class CharBiLSTMEncoder(keras.layers.Layer):
     """
 
     def __init__(self, units: int, highway_layers: int, output_dim: int, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(highway_layers, output_dim, **kwargs)
         self.units = units
-        self.highway_layers = highway_layers
-        self.output_dim = output_dim
         self.bilstm = keras.layers.Bidirectional(keras.layers.LSTM(units), name="bilstm")
-        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
-        self.projection = keras.layers.Dense(output_dim, name="projection")
 
-    def call(self, char_embeddings, mask):
-        shape = tf.shape(char_embeddings)
-        batch, tokens, chars = shape[0], shape[1], shape[2]
-        flat = tf.reshape(char_embeddings, [batch * tokens, chars, char_embeddings.shape[-1]])
-        flat_mask = tf.reshape(mask, [batch * tokens, chars])
-        encoded = self.bilstm(flat, mask=flat_mask)
-        if self.highway is not None:
-            encoded = self.highway(encoded)
-        projected = self.projection(encoded)
-        return tf.reshape(projected, [batch, tokens, self.output_dim])
+    def encode(self, chars, mask):
+        return self.bilstm(chars, mask=mask)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "highway_layers": self.highway_layers,
-                "output_dim": self.output_dim}
+        return {**super().get_config(), "units": self.units}
 
 
 class TokenMerge(keras.layers.Layer):
