@@ -2,6 +2,9 @@
 
   charword run [--data PATH --text-column C --label-column L]   run the pipeline locally
   charword compile-kubeflow --output PATH                       write a KFP v2 pipeline file
+  charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
+  charword predict "text" ... (--model-dir DIR | --url URL)     label and probability per text
+  charword embed "text" ... (--model-dir DIR | --url URL)       token vectors: norms and nearest words
 
 Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--help``
 answers at once.
@@ -59,7 +62,7 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("charword", "pipeline", "trainer", "components"):
+    for name in ("charword", "pipeline", "trainer", "components", "serving"):
         logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -90,6 +93,64 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from serving.rest import Limits  # pylint: disable=import-outside-toplevel
+    from serving.server import serve  # pylint: disable=import-outside-toplevel
+    given = {"max_body_bytes": args.max_body_bytes, "max_instances": args.max_instances,
+             "inference_threads": args.inference_threads}
+    serve(args.model_dir, args.name, host=args.host, port=args.port, poll_seconds=args.poll_seconds,
+          limits=Limits(**{name: value for name, value in given.items() if value is not None}))
+    return 0
+
+
+def _answer(args: argparse.Namespace, signature: str):
+    """(version, TF Serving prediction rows, local model or None) for ``args.texts``."""
+    from serving import client  # pylint: disable=import-outside-toplevel
+    if args.url:
+        return (*client.remote(args.url, signature, args.texts), None)
+    from serving.registry import open_model  # pylint: disable=import-outside-toplevel
+    model = open_model(args.model_dir)
+    return (*client.local(model, signature, args.texts), model)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    version, rows, _ = _answer(args, "predict_text")
+    width = max(len(row["label"]) for row in rows)
+    for text, row in zip(args.texts, rows):
+        print(f"{row['label']:<{width}}  {max(row['probabilities']):.3f}  {text}")
+    print(f"(model version {version})")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    version, rows, model = _answer(args, "embed_tokens")
+    index = None
+    if model is not None and args.nearest > 0:
+        from serving.client import VocabularyIndex  # pylint: disable=import-outside-toplevel
+        index = VocabularyIndex(model)
+    for text, row in zip(args.texts, rows):
+        tokens = [token for token, kept in zip(row["tokens"], row["mask"]) if kept]
+        vectors = np.asarray(row["embeddings"], dtype=np.float32)[: len(tokens)]
+        print(f"{text!r}: {len(tokens)} token(s), {vectors.shape[-1]}-dimensional vectors")
+        width = max([len(token) for token in tokens] + [5])
+        print(f"  {'token':<{width}}  {'norm':>6}" + ("  nearest vocabulary words (cosine)" if index else ""))
+        neighbours = index.nearest(vectors, args.nearest, exclude=tokens) if index and tokens else [[]] * len(tokens)
+        for token, vector, near in zip(tokens, vectors, neighbours):
+            words = ", ".join(f"{word} {score:.2f}" for word, score in near)
+            print(f"  {token:<{width}}  {np.linalg.norm(vector):6.3f}  {words}".rstrip())
+    print(f"(model version {version})")
+    return 0
+
+
+def _add_model_source_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("texts", nargs="+", metavar="TEXT", help="text(s) to run")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", help="a SavedModel directory, or a directory of version subdirectories "
+                                            "(the newest valid version is used)")
+    source.add_argument("--url", help="a running server's model URL, http://127.0.0.1:8501/v1/models/NAME")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="charword", description=__doc__.split("\n")[0])
     parser.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
@@ -109,6 +170,30 @@ def build_parser() -> argparse.ArgumentParser:
     compile_kfp.add_argument("--num-classes", type=int, default=2, help="classes of the label")
     _add_config_args(compile_kfp)
     compile_kfp.set_defaults(handler=cmd_compile_kubeflow)
+
+    serve_cmd = commands.add_parser("serve", help="serve a model directory with TF Serving's REST API; new "
+                                                  "versions are loaded, warmed up and swapped in while serving")
+    serve_cmd.add_argument("--model-dir", required=True,
+                           help="directory of integer version subdirectories (<serving_dir>/<model name>)")
+    serve_cmd.add_argument("--name", required=True, help="model name in URLs: /v1/models/NAME")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, default=8501, help="REST port (default: 8501, as TF Serving)")
+    serve_cmd.add_argument("--poll-seconds", type=float, default=5.0, help="how often to look for new versions")
+    serve_cmd.add_argument("--max-body-bytes", type=int, help="largest request body; 413 beyond (default: 1 MiB)")
+    serve_cmd.add_argument("--max-instances", type=int, help="most instances per request; 400 beyond (default: 256)")
+    serve_cmd.add_argument("--inference-threads", type=int, help="requests the model runs at once (default: 4)")
+    serve_cmd.set_defaults(handler=cmd_serve)
+
+    predict = commands.add_parser("predict", help="print the predicted label and its probability for each text")
+    _add_model_source_args(predict)
+    predict.set_defaults(handler=cmd_predict)
+
+    embed = commands.add_parser("embed", help="print each token's vector norm (and, with --model-dir, its "
+                                              "nearest vocabulary words)")
+    _add_model_source_args(embed)
+    embed.add_argument("--nearest", type=int, default=3, help="nearest vocabulary words per token, with "
+                                                              "--model-dir (0: none)")
+    embed.set_defaults(handler=cmd_embed)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of charword (python -m bench.<name>)."""

@@ -1,0 +1,111 @@
+"""One loaded SavedModel version: its signatures, TF Serving metadata, warm-up and inference."""
+import os
+from typing import Dict, List, Optional
+
+import charword  # noqa: F401  (chooses the Keras flavour before TensorFlow loads)
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.protobuf import saved_model_pb2
+
+from trainer.export import SIGNATURES  # importing it also registers the tf.Text ops the models use
+
+SAVED_MODEL_FILE = "saved_model.pb"
+WARM_UP_TEXTS = ("the movie was wonderful .", "")
+
+
+class ModelError(Exception):
+    """A SavedModel that does not load, lacks the signature contract or fails its warm-up."""
+
+
+class InputError(ValueError):
+    """Inputs the model rejected, e.g. a b64 value that is not a serialized tf.Example."""
+
+
+def _string_input(function) -> Optional[str]:
+    """The name of a signature's input when it takes exactly one string tensor, else None."""
+    inputs = function.structured_input_signature[1]
+    if len(inputs) != 1:
+        return None
+    (name, spec), = inputs.items()
+    return name if spec.dtype == tf.string else None
+
+
+def _signature_defs(path: str, names) -> Dict[str, dict]:
+    """The SignatureDefs as TF Serving's metadata endpoint prints them (proto JSON)."""
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(os.path.join(path, SAVED_MODEL_FILE), "rb") as handle:
+        proto.ParseFromString(handle.read())
+    defs = proto.meta_graphs[0].signature_def
+    return {name: json_format.MessageToDict(defs[name], preserving_proto_field_name=True) for name in names}
+
+
+class LoadedModel:
+    """A SavedModel version held in memory; safe to call from several threads."""
+
+    def __init__(self, version: int, path: str):
+        self.version = version
+        self.path = path
+        self._saved_model = tf.saved_model.load(path)  # kept alive: the signatures use its resources
+        signatures = dict(self._saved_model.signatures)
+        missing = set(SIGNATURES) - set(signatures)
+        if missing:
+            raise ModelError(f"{path} lacks the signature(s) {sorted(missing)}")
+        self._functions = signatures
+        # Signatures this server can feed: one string input (all of charword's contract).
+        self.input_names = {name: input_name for name, fn in signatures.items()
+                            if (input_name := _string_input(fn)) is not None}
+        self.signature_defs = _signature_defs(path, sorted(signatures))
+
+    def run(self, signature: str, values: List[bytes]) -> Dict[str, np.ndarray]:
+        """Calls ``signature`` on a batch of strings; outputs as numpy arrays."""
+        inputs = {self.input_names[signature]: tf.constant(values, dtype=tf.string)}
+        try:
+            outputs = self._functions[signature](**inputs)
+        except tf.errors.InvalidArgumentError as error:
+            raise InputError(_reason(error.message)) from None
+        return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+    def warm_up(self) -> None:
+        """Answers a canned request on ``predict_text`` and ``embed_tokens``; raises
+        :class:`ModelError` when outputs have the wrong shape or are not finite."""
+        batch = len(WARM_UP_TEXTS)
+        texts = [text.encode("utf-8") for text in WARM_UP_TEXTS]
+        predicted = self.run("predict_text", texts)
+        probabilities = predicted["probabilities"]
+        _check(probabilities.ndim == 2 and probabilities.shape[0] == batch and probabilities.shape[1] >= 2,
+               f"predict_text probabilities have shape {probabilities.shape}")
+        _check(np.isfinite(probabilities).all() and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3),
+               "predict_text probabilities are not distributions")
+        _check(predicted["label"].shape == (batch,), f"predict_text label has shape {predicted['label'].shape}")
+        embedded = self.run("embed_tokens", texts)
+        embeddings = embedded["embeddings"]
+        _check(embeddings.ndim == 3 and embeddings.shape[:2] == embedded["tokens"].shape == embedded["mask"].shape
+               and embeddings.shape[0] == batch, f"embed_tokens outputs have shapes {embeddings.shape}, "
+               f"{embedded['tokens'].shape}, {embedded['mask'].shape}")
+        _check(np.isfinite(embeddings).all(), "embed_tokens embeddings are not finite")
+
+    def asset_lines(self, name: str) -> List[str]:
+        """Lines of an asset file of the SavedModel (``words`` is the word vocabulary)."""
+        with tf.io.gfile.GFile(os.path.join(self.path, "assets", name)) as handle:
+            return [line.rstrip("\n") for line in handle]
+
+
+def _reason(message: str) -> str:
+    """The line of a TensorFlow error that says what was wrong, without graph details."""
+    noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(noise)]
+    return (useful or lines or ["the model rejected the input"])[0][:300]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ModelError(f"warm-up failed: {message}")
+
+
+def load(path: str, version: int) -> LoadedModel:
+    """Loads the SavedModel at ``path`` and warms it up; raises on any failure."""
+    model = LoadedModel(version, path)
+    model.warm_up()
+    return model
