@@ -3,8 +3,6 @@
 Raw features are what the data reader stages for ExampleGen (whatever the source
 columns were called); transformed features are what ``preprocessing_fn`` emits.
 """
-from typing import Dict, Tuple
-
 from charword.config import PreprocessingConfig
 
 # Raw features (columns of the staged CSV).
@@ -22,7 +20,6 @@ OOV_COUNT = "oov_count"                # int64 []; kept tokens outside the word 
 HAS_OOV = "has_oov"                    # int64 []; 1 if oov_count > 0 (evaluation slice)
 
 MODEL_INPUTS = (WORD_IDS, CHAR_IDS)
-MONITORING_FEATURES = (TOKEN_COUNT, DROPPED_TOKEN_COUNT, TRUNCATED_TOKEN_COUNT, OOV_COUNT, HAS_OOV)
 
 # tf.Transform vocabulary files (assets of the transform graph and of the exported model).
 WORD_VOCAB = "words"
@@ -35,11 +32,6 @@ END_OF_WORD_ID = 258
 CHAR_VOCAB_SIZE = 259
 
 WORD_PAD_ID = 0
-
-
-def model_input_shapes(cfg: PreprocessingConfig) -> Dict[str, Tuple[int, ...]]:
-    """Per-example shapes of the model inputs."""
-    return {WORD_IDS: (cfg.max_tokens,), CHAR_IDS: (cfg.max_tokens, cfg.max_chars)}
 
 
 def word_vocab_input_dim(vocab_size: int, cfg: PreprocessingConfig) -> int:
