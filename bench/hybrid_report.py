@@ -1,0 +1,200 @@
+"""Benchmark report of the hybrid char+word model vs word-only and char-only.
+
+  python -m bench.hybrid_report --data ../shared/data/sst2 [--out outputs/bench/sst2]
+      [--train-limit N] [--seeds 3] [--steps S] [--speed-tokens T]
+      [--text-column C --label-column L] [--eval-data DEV] [--config cfg.json]
+
+Trains every variant through the project's own Transform (``beam_run.transform_rows``)
+and Trainer (``trainer.task.run_fn``), then writes ``report.md``, ``report.json`` and
+``robustness.png`` under ``--out``: dev accuracy per variant over seeds, accuracy under
+character typos and on OOV examples, speed ratios measured side by side (char CNN vs
+BiLSTM, run_fn vs plain Keras, Transform with 1 vs 2 Beam workers vs Keras
+TextVectorization), peak memory per phase, and PASS/MISS against the targets in
+:class:`bench.settings.Targets`. Knobs live in :class:`bench.settings.BenchSettings`;
+model and training settings come from the project's ``CharwordConfig`` (``--config``).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from typing import List, Optional
+
+os.environ.setdefault("PYTHONWARNINGS", "ignore")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
+from charword.config import CharwordConfig  # noqa: E402  pylint: disable=wrong-import-position
+
+from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
+from bench.phases import progress, run_phase  # noqa: E402  pylint: disable=wrong-import-position
+from bench.settings import BenchSettings  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.hybrid_report", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True,
+                        help="directory with train + dev|validation|eval|test .tsv/.csv, or one file (split)")
+    parser.add_argument("--eval-data", help="explicit dev file (then --data is the training file)")
+    parser.add_argument("--out", help="report directory (default: outputs/bench/<data name>)")
+    parser.add_argument("--text-column", help="text column (default: first of text, sentence, review, ...)")
+    parser.add_argument("--label-column", help="label column (default: first of label, sentiment, class, ...)")
+    parser.add_argument("--train-limit", type=int, help="use at most N training rows (seeded sample)")
+    parser.add_argument("--seeds", type=int, help=f"seeds per variant (default {BenchSettings.seeds})")
+    parser.add_argument("--steps", type=int, help=f"Trainer steps per model (default {BenchSettings.train_steps})")
+    parser.add_argument("--speed-tokens", type=int,
+                        help=f"Transform-throughput sample in tokens (default {BenchSettings.transform_tokens:,})")
+    parser.add_argument("--speed-steps", type=int,
+                        help=f"timed steps per char-encoder round (default {BenchSettings.speed_timed_steps})")
+    parser.add_argument("--overhead-steps", type=int,
+                        help=f"steps per epoch of the run_fn-vs-Keras fits "
+                             f"(default {BenchSettings.overhead_steps_per_epoch})")
+    parser.add_argument("--config", help="JSON file of CharwordConfig sections (model, training, ...)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any other BenchSettings field, value as JSON (repeatable), e.g. --set speed_rounds=1")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> BenchSettings:
+    extra = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in {f.name for f in dataclasses.fields(BenchSettings)} or name == "targets":
+            raise SystemExit(f"--set {item}: no such BenchSettings field")
+        parsed = json.loads(value)
+        extra[name] = tuple(parsed) if isinstance(parsed, list) else parsed
+    return BenchSettings().replace(seeds=args.seeds, train_steps=args.steps, train_limit=args.train_limit,
+                                   transform_tokens=args.speed_tokens, speed_timed_steps=args.speed_steps,
+                                   overhead_steps_per_epoch=args.overhead_steps, **extra)
+
+
+def _project_config(args: argparse.Namespace, settings: BenchSettings) -> CharwordConfig:
+    cfg = CharwordConfig()
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            cfg = CharwordConfig.from_dict(json.load(handle))
+    epochs = min(cfg.training.epochs, settings.train_steps)
+    return cfg.replace(training={"train_steps": settings.train_steps, "epochs": epochs})
+
+
+def _data_name(data: str) -> str:
+    return os.path.splitext(os.path.basename(os.path.normpath(data)))[0] or "data"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    settings = _settings(args)
+    cfg = _project_config(args, settings)
+    out_dir = args.out or os.path.join("outputs", "bench", _data_name(args.data))
+    work_dir, log_dir = os.path.join(out_dir, "work"), os.path.join(out_dir, "logs")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    started, load_start = time.time(), os.getloadavg()
+
+    progress(f"Reading {args.data}")
+    splits = inputs.load_splits(args.data, args.eval_data, args.text_column, args.label_column, settings, work_dir)
+    progress(f"  train {len(splits.train)} rows (+{len(splits.validation)} for early stopping), dev "
+             f"{len(splits.dev)} rows, columns {splits.text_column}/{splits.label_column}, classes "
+             f"{', '.join(splits.labels)}")
+    dev_texts = [text for text, _ in splits.dev]
+    texts_by_rate, typo_stats = {}, {}
+    for rate in settings.typo_rates:
+        texts_by_rate[rate], typo_stats[rate] = typos.perturb_texts(dev_texts, rate, settings.typo_seed)
+
+    progress("Loading TensorFlow, TFX and Beam (once; every phase runs in a forked process)")
+    sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags; these flags are not theirs
+    import psutil  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from bench import quality, report, speed  # pylint: disable=import-outside-toplevel
+    parent_rss_mb = psutil.Process().memory_info().rss / 2**20
+
+    memory, seeds = {}, list(range(1, settings.seeds + 1))
+    total = 2 + len(settings.variants) * len(seeds) + 5
+    step = iter(range(1, total + 1))
+
+    def phase(name: str, label: str, fn, *fn_args):
+        progress(f"Phase {next(step)}/{total}: {label}")
+        result = run_phase(name, fn, fn_args, log_dir, settings.poll_s)
+        memory[label] = result.cost()
+        progress(f"  done in {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB "
+                 f"(process tree {result.peak_tree_rss_mb:.0f} MB)")
+        return result.value
+
+    train_bytes = sum(len(text.encode("utf-8")) for text, _ in splits.train)
+    beam_args = cfg.pipeline.resolved_beam_args(train_bytes)
+    transformed = phase("transform", "Transform (training data)", quality.transform_phase, splits.train,
+                        splits.validation, cfg, os.path.join(work_dir, "transform"), beam_args)
+    data = transformed["data"]
+
+    train_runs, models = {}, {}
+    for seed in seeds:
+        for variant in settings.variants:
+            run_cfg = cfg.replace(model={"variant": variant}, training={"seed": seed})
+            label = f"{variant} seed {seed}"
+            run = phase(f"train_{variant}_seed{seed}", f"Trainer {label}", quality.train_phase, data, run_cfg,
+                        os.path.join(work_dir, "models", variant, f"seed{seed}"), label)
+            train_runs[(variant, seed)] = run
+            models[(variant, seed)] = run["model_dir"]
+    dev_labels = [str(label) for _, label in splits.dev]
+    evaluation = phase("evaluate", "Evaluation (dev, typos, OOV slice)", quality.evaluate_phase, models,
+                       data.transform_graph_dir, dev_labels, texts_by_rate)
+
+    speed_results = {
+        "char_encoder": phase("speed_char_encoders", "Speed: CNN vs BiLSTM char encoder", speed.char_encoder_phase,
+                              data, cfg, settings, os.path.join(work_dir, "speed")),
+        "trainer_overhead": phase("speed_trainer_overhead", "Speed: run_fn vs plain Keras",
+                                  speed.trainer_overhead_phase, data, cfg, settings,
+                                  os.path.join(work_dir, "speed", "overhead")),
+    }
+    sample = inputs.token_sample(splits.train, settings.transform_tokens, settings.split_seed)
+    sample_texts = [text for text, _ in sample]
+    tokens = sum(len(text.split()) for text in sample_texts)
+    runs = {}
+    for workers in (1, 2):
+        args_ = ("--direct_running_mode=multi_processing", f"--direct_num_workers={workers}")
+        value = phase(f"speed_transform_{workers}", f"Speed: Transform, {workers} Beam worker(s)",
+                      speed.transform_phase, sample, splits.validation[:200], cfg,
+                      os.path.join(work_dir, "speed", "transform"), args_)
+        runs[f"beam_{workers}"] = {"label": f"tf.Transform on Beam, multi_processing, {workers} worker(s)",
+                                   "produces": "word + char ids, counts, vocabularies, TFRecords", **value}
+    value = phase("speed_text_vectorization", "Speed: Keras TextVectorization", speed.text_vectorization_phase,
+                  sample_texts, cfg)
+    runs["keras_text_vectorization"] = {"label": "Keras TextVectorization adapt + call (in process)",
+                                        "produces": "word ids only (in memory)", **value}
+    for run in runs.values():
+        run["tokens_per_s"] = tokens / run["wall_s"]
+    speed_results["transform"] = {"tokens": tokens, "rows": len(sample), "runs": runs,
+                                  "scaling_2_over_1": runs["beam_2"]["tokens_per_s"] / runs["beam_1"]["tokens_per_s"]}
+
+    raw = {
+        "meta": {"command": "python -m bench.hybrid_report " + " ".join(shlex.quote(a) for a in argv),
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                 "wall_s": time.time() - started, "cpus": os.cpu_count(),
+                 "load_start": " ".join(f"{x:.1f}" for x in load_start),
+                 "load_end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+                 "tensorflow": tf.__version__, "parent_rss_mb": parent_rss_mb, "seeds": seeds,
+                 "train_steps": settings.train_steps, "batch_size": cfg.training.batch_size,
+                 "transform_beam_args": list(beam_args), "settings": dataclasses.asdict(settings), "config": cfg.to_dict()},
+        "data": {"name": _data_name(args.data), "train_file": splits.train_file, "dev_file": splits.dev_file,
+                 "train_rows": len(splits.train), "validation_rows": len(splits.validation),
+                 "dev_rows": len(splits.dev), "train_rows_available": splits.train_rows_available,
+                 "text_column": splits.text_column, "label_column": splits.label_column,
+                 "labels": list(splits.labels), "word_vocab_size": transformed["word_vocab_size"]},
+        "train_runs": train_runs, "evaluation": evaluation, "typo_stats": typo_stats, "speed": speed_results,
+        "memory": memory,
+    }
+    built = report.build(raw, settings)
+    paths = report.write(built, out_dir)
+    progress(f"Done in {(time.time() - started) / 60:.1f} min")
+    for target in built["targets"]:
+        print(f"{target['status']:4}  {target['name']}: {target['shown']} (goal {target['goal']}; {target['note']})")
+    print(f"\nReport: {paths['markdown']}\n        {paths['json']}\n        {paths['plot']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

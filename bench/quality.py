@@ -1,0 +1,101 @@
+"""Quality and robustness phases: Transform, Trainer runs, and dev-set evaluation.
+
+Each function is one phase (run in its own process by :mod:`bench.phases`):
+
+* :func:`transform_phase` runs the project's ``preprocessing_fn`` on the training and
+  validation rows (:func:`preprocessing.beam_run.transform_rows`);
+* :func:`train_phase` trains one variant/seed with the real ``run_fn`` and exports it;
+* :func:`evaluate_phase` loads every exported SavedModel and scores the dev texts
+  through the ``predict_text`` signature (raw text in, so serving preprocessing is
+  what is measured), clean and with typos; OOV examples are found with the transform
+  graph's own ``has_oov`` feature.
+"""
+import os
+from typing import Dict, List, Sequence, Tuple
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+import trainer.export  # noqa: F401  pylint: disable=unused-import  (registers the tf.Text ops SavedModels use)
+from charword import features
+from charword.config import CharwordConfig
+from preprocessing import beam_run
+
+from bench.phases import progress
+from bench.training import run_trainer, vocab_sizes
+
+BATCH = 256
+
+
+def transform_phase(train_rows: Sequence[tuple], validation_rows: Sequence[tuple], cfg: CharwordConfig,
+                    out_dir: str, beam_args: Sequence[str]) -> dict:
+    """Transform graph and transformed TFRecords of the training and validation rows."""
+    os.makedirs(out_dir, exist_ok=False)
+    progress(f"  Transform: {len(train_rows)} training + {len(validation_rows)} validation rows, "
+             f"Beam args {' '.join(beam_args) or '(defaults)'}")
+    data = beam_run.transform_rows(beam_run.rows_from_pairs(train_rows), beam_run.rows_from_pairs(validation_rows),
+                                   cfg, out_dir, beam_args)
+    words, classes = vocab_sizes(data)
+    return {"data": data, "word_vocab_size": words, "num_classes": classes}
+
+
+def train_phase(data, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
+    """One Trainer run (``run_fn``) of ``cfg.model.variant`` with ``cfg.training.seed``."""
+    progress(f"  {label}: run_fn, {cfg.training.train_steps} steps of {cfg.training.batch_size}")
+    return run_trainer(data, cfg, work_dir, label)
+
+
+def _transformed_counts(layer, texts: List[str]) -> Dict[str, list]:
+    counts = {features.HAS_OOV: [], features.OOV_COUNT: [], "kept_tokens": []}
+    for start in range(0, len(texts), BATCH):
+        out = layer({features.RAW_TEXT: tf.constant(texts[start:start + BATCH])})
+        counts[features.HAS_OOV].extend(out[features.HAS_OOV].numpy().tolist())
+        counts[features.OOV_COUNT].extend(out[features.OOV_COUNT].numpy().tolist())
+        kept = out[features.TOKEN_COUNT].numpy() - out[features.DROPPED_TOKEN_COUNT].numpy()
+        counts["kept_tokens"].extend(kept.tolist())
+    return counts
+
+
+def _predict(signature, texts: List[str]) -> List[str]:
+    labels: List[str] = []
+    for start in range(0, len(texts), BATCH):
+        out = signature(text=tf.constant(texts[start:start + BATCH]))
+        labels.extend(label.decode("utf-8") for label in out["label"].numpy())
+    return labels
+
+
+def _accuracy(correct: List[bool]) -> float:
+    return sum(correct) / len(correct) if correct else float("nan")
+
+
+def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_labels: List[str],
+                   texts_by_rate: Dict[float, List[str]]) -> dict:
+    """Dev accuracy of every model at every typo rate, plus OOV-slice accuracy (clean).
+
+    Returns ``{"oov": {...}, "models": {(variant, seed): {...}}}``.
+    """
+
+    layer = tft.TFTransformOutput(graph_dir).transform_features_layer()
+    counts = {rate: _transformed_counts(layer, texts) for rate, texts in texts_by_rate.items()}
+    has_oov = counts[0.0][features.HAS_OOV]
+    oov = {
+        "examples": len(has_oov),
+        "examples_with_oov": int(sum(has_oov)),
+        "token_oov_rate": {rate: sum(c[features.OOV_COUNT]) / max(1, sum(c["kept_tokens"]))
+                           for rate, c in counts.items()},
+    }
+    results = {}
+    for (variant, seed), model_dir in sorted(models.items()):
+        signature = tf.saved_model.load(model_dir).signatures["predict_text"]
+        entry = {"accuracy": {}}
+        for rate, texts in texts_by_rate.items():
+            correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
+            entry["accuracy"][rate] = _accuracy(correct)
+            if rate == 0.0:
+                entry["oov_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if o])
+                entry["in_vocab_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if not o])
+        results[(variant, seed)] = entry
+        progress(f"  evaluated {variant} seed {seed}: "
+                 + ", ".join(f"p={rate:g} {acc:.3f}" for rate, acc in entry["accuracy"].items())
+                 + f", OOV slice {entry['oov_accuracy']:.3f}")
+    return {"oov": oov, "models": results}

@@ -1,0 +1,282 @@
+"""Turns the benchmark's raw results into ``report.json``, ``report.md`` and plots.
+
+Pure Python (plus matplotlib for the PNG): no TensorFlow here. Accuracies stay
+fractions in the JSON and are shown as percentages in the Markdown.
+"""
+import json
+import math
+import os
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+from bench.settings import BenchSettings
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+ROBUSTNESS_PNG = "robustness.png"
+
+
+def summarize(values: Sequence[float]) -> dict:
+    """Mean, sample standard deviation (0 for one value), min, max and the values."""
+    values = [float(v) for v in values if not math.isnan(v)]
+    if not values:
+        return {"mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0,
+                "values": []}
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values), "values": values}
+
+
+def _rate_key(rate: float) -> str:
+    return f"{rate:g}"
+
+
+def build(raw: dict, settings: BenchSettings) -> dict:
+    """The report (JSON-ready) from the phases' raw results."""
+    models = raw["evaluation"]["models"]
+    variants = [v for v in settings.variants if any(key[0] == v for key in models)]
+    seeds = sorted({seed for _, seed in models})
+    rates = list(settings.typo_rates)
+
+    def per_seed(variant, pick):
+        return [pick(models[(variant, seed)]) for seed in seeds if (variant, seed) in models]
+
+    quality = {}
+    robustness = {"rates": rates, "typo_stats": {_rate_key(r): raw["typo_stats"][r] for r in rates},
+                  "token_oov_rate": {_rate_key(r): v for r, v in raw["evaluation"]["oov"]["token_oov_rate"].items()},
+                  "accuracy": {}, "kept_fraction": {}, "oov_slice": {}}
+    oov = raw["evaluation"]["oov"]
+    robustness["oov_slice"]["examples_with_oov"] = oov["examples_with_oov"]
+    robustness["oov_slice"]["examples"] = oov["examples"]
+    for variant in variants:
+        runs = [raw["train_runs"][(variant, seed)] for seed in seeds if (variant, seed) in raw["train_runs"]]
+        quality[variant] = {
+            "dev_accuracy": summarize(per_seed(variant, lambda m: m["accuracy"][0.0])),
+            "train_wall_s": summarize([r["wall_s"] for r in runs]),
+            "train_examples_per_s": summarize([statistics.median(r["epoch_rates"][1:] or r["epoch_rates"])
+                                               for r in runs if r["epoch_rates"]]),
+        }
+        robustness["accuracy"][variant] = {
+            _rate_key(r): summarize(per_seed(variant, lambda m, r=r: m["accuracy"][r])) for r in rates}
+        clean = robustness["accuracy"][variant]["0"]["mean"]
+        robustness["kept_fraction"][variant] = {
+            _rate_key(r): robustness["accuracy"][variant][_rate_key(r)]["mean"] / clean for r in rates}
+        robustness["oov_slice"][variant] = {
+            "oov_accuracy": summarize(per_seed(variant, lambda m: m["oov_accuracy"])),
+            "in_vocab_accuracy": summarize(per_seed(variant, lambda m: m["in_vocab_accuracy"]))}
+    report = {"meta": raw["meta"], "data": raw["data"], "quality": quality, "robustness": robustness,
+              "speed": raw["speed"], "memory": raw["memory"]}
+    report["targets"] = targets(report, settings)
+    return report
+
+
+def _target(name: str, goal: str, measured: Optional[float], margin: Optional[float], shown: str,
+            note: str = "") -> dict:
+    passed = None if margin is None or math.isnan(margin) else margin >= 0
+    return {"name": name, "goal": goal, "measured": measured, "shown": shown, "margin": margin,
+            "status": "n/a" if passed is None else ("PASS" if passed else "MISS"), "note": note}
+
+
+def targets(report: dict, settings: BenchSettings) -> List[dict]:
+    """PASS/MISS with the signed margin (positive = better than the goal)."""
+    goals = settings.targets
+    quality, robust, speed = report["quality"], report["robustness"], report["speed"]
+    acc = {v: q["dev_accuracy"]["mean"] for v, q in quality.items()}
+    out = []
+    hybrid = acc.get("hybrid")
+    if hybrid is not None:
+        out.append(_target("hybrid dev accuracy", f">= {goals.hybrid_min_accuracy:.0%}", hybrid,
+                           hybrid - goals.hybrid_min_accuracy, f"{hybrid:.1%}",
+                           f"margin {100 * (hybrid - goals.hybrid_min_accuracy):+.1f} points"))
+        if "word_only" in acc:
+            diff = hybrid - acc["word_only"]
+            out.append(_target("hybrid vs word_only dev accuracy", ">= word_only", diff, diff,
+                               f"{hybrid:.1%} vs {acc['word_only']:.1%}", f"margin {100 * diff:+.1f} points"))
+    kept = robust["kept_fraction"]
+    key = _rate_key(goals.robust_rate)
+    if "hybrid" in kept:
+        value = kept["hybrid"][key]
+        note = f"margin {100 * (value - goals.robust_min_kept):+.1f} points"
+        if "word_only" in kept:
+            note += f"; word_only keeps {kept['word_only'][key]:.1%}"
+        if "char_only" in kept:
+            note += f", char_only {kept['char_only'][key]:.1%}"
+        out.append(_target(f"hybrid accuracy kept at p={key}", f">= {goals.robust_min_kept:.0%} of clean", value,
+                           value - goals.robust_min_kept, f"{value:.1%}", note))
+    chars = speed.get("char_encoder")
+    if chars:
+        ratio = chars["hybrid_classifier"]["cnn_over_bilstm"]
+        out.append(_target("CNN vs BiLSTM char encoder, training examples/s (hybrid classifier)",
+                           f">= {goals.cnn_over_bilstm_min:g}x", ratio, ratio - goals.cnn_over_bilstm_min,
+                           f"{ratio:.2f}x", f"margin {ratio - goals.cnn_over_bilstm_min:+.2f}x; encoder alone: "
+                           f"{chars['char_encoder_only']['cnn_over_bilstm']:.2f}x"))
+    overhead = speed.get("trainer_overhead")
+    if overhead:
+        value = overhead["overhead"]
+        out.append(_target("Trainer (run_fn) overhead vs plain Keras fit", f"<= {goals.trainer_max_overhead:.0%}",
+                           value, goals.trainer_max_overhead - value, f"{value:+.1%}",
+                           f"margin {100 * (goals.trainer_max_overhead - value):+.1f} points"))
+    transform = speed.get("transform")
+    if transform and "scaling_2_over_1" in transform:
+        value = transform["scaling_2_over_1"]
+        out.append(_target("Transform tokens/s, 2 vs 1 DirectRunner workers", f">= {goals.transform_min_scaling:g}x",
+                           value, value - goals.transform_min_scaling, f"{value:.2f}x",
+                           f"margin {value - goals.transform_min_scaling:+.2f}x"))
+    return out
+
+
+# ---------------------------------------------------------------- Markdown
+
+def _pct(s: dict) -> str:
+    if not s["n"]:
+        return "n/a"
+    if s["n"] == 1:
+        return f"{s['mean']:.1%}"
+    return f"{s['mean']:.1%} ± {100 * s['std']:.1f} ({s['min']:.1%}–{s['max']:.1%})"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def markdown(report: dict) -> str:
+    """The human-readable report."""
+    meta, data, quality, robust, speed = (report[k] for k in ("meta", "data", "quality", "robustness", "speed"))
+    lines = [f"# Hybrid char+word benchmark: {data['name']}", "",
+             f"`{meta['command']}`", "",
+             f"Started {meta['started']}, {meta['wall_s'] / 60:.1f} min on {meta['cpus']} CPU core(s) "
+             f"(load average {meta['load_start']} at start, {meta['load_end']} at end; other work on the machine "
+             "slows every timing). TensorFlow " + meta["tensorflow"] + ".", "",
+             f"Data: train `{data['train_file']}` ({data['train_rows']} rows used for training of "
+             f"{data['train_rows_available']} available, {data['validation_rows']} held out for early stopping), dev "
+             f"`{data['dev_file']}` ({data['dev_rows']} rows, never seen in training). Columns "
+             f"`{data['text_column']}` / `{data['label_column']}`; classes {', '.join(data['labels'])}.", "",
+             f"Training: every variant gets {meta['train_steps']} steps of batch {meta['batch_size']} "
+             f"({meta['train_steps'] * meta['batch_size'] / max(1, data['train_rows']):.2f} epochs), seeds "
+             f"{meta['seeds']}, through the project's Transform (`beam_run.transform_rows`) and Trainer "
+             "(`trainer.task.run_fn`, early stopping on the held-out rows); accuracy is measured on the exported "
+             "SavedModel's `predict_text` signature (raw text in). Values: mean ± std (min–max) over seeds.", ""]
+
+    lines += ["## 1. Quality (dev accuracy)", ""]
+    lines += _table(["variant", "dev accuracy", "seeds", "Trainer wall s (mean)", "training ex/s (median epoch)"],
+                    [[v, _pct(q["dev_accuracy"]), q["dev_accuracy"]["n"], f"{q['train_wall_s']['mean']:.0f}",
+                      f"{q['train_examples_per_s']['mean']:.0f}"] for v, q in quality.items()])
+
+    rates = robust["rates"]
+    lines += ["## 2. Robustness to typos", "",
+              "A fraction p of the eligible dev tokens (>= 2 characters with a letter) gets exactly one "
+              "character edit (adjacent swap, drop, QWERTY-neighbour insert or substitute); the same perturbed dev "
+              "set for every model, nested across p. Plot: `robustness.png`.", ""]
+    stats = robust["typo_stats"]
+    lines += _table(["p", "tokens perturbed", "swap / drop / insert / substitute", "dev token OOV rate"],
+                    [[f"{r:g}", f"{stats[f'{r:g}']['perturbed']} of {stats[f'{r:g}']['eligible']}",
+                      " / ".join(str(stats[f"{r:g}"][k]) for k in ("swap", "drop", "insert", "substitute")),
+                      f"{robust['token_oov_rate'][f'{r:g}']:.1%}"] for r in rates])
+    lines += _table(["variant"] + [f"p={r:g}" for r in rates] + [f"kept at p={r:g}" for r in rates if r > 0],
+                    [[v] + [_pct(robust["accuracy"][v][f"{r:g}"]) for r in rates]
+                     + [f"{robust['kept_fraction'][v][f'{r:g}']:.1%}" for r in rates if r > 0]
+                     for v in robust["accuracy"]])
+    oov = robust["oov_slice"]
+    lines += [f"Clean dev examples with >= 1 OOV word (transform graph's `has_oov`, OOV relative to the trained "
+              f"word vocabulary): {oov['examples_with_oov']} of {oov['examples']}.", ""]
+    lines += _table(["variant", "accuracy, has_oov=1", "accuracy, has_oov=0"],
+                    [[v, _pct(oov[v]["oov_accuracy"]), _pct(oov[v]["in_vocab_accuracy"])]
+                     for v in robust["accuracy"]])
+
+    lines += ["## 3. Speed (measured side by side in this run)", ""]
+    chars = speed.get("char_encoder")
+    if chars:
+        lines += [f"Char encoders at equal output size (`char_output_dim` = {chars['char_output_dim']}), training "
+                  f"examples/s of `model.fit` on {chars['batch_size']}-example batches held in memory, median of "
+                  f"alternating rounds of {chars['timed_steps']} steps:", ""]
+        lines += _table(["model", "CNN ex/s", "BiLSTM ex/s", "CNN / BiLSTM", "params CNN / BiLSTM"],
+                        [[scope.replace("_", " "), f"{e['cnn']['examples_per_s']:.0f}",
+                          f"{e['bilstm']['examples_per_s']:.0f}", f"{e['cnn_over_bilstm']:.2f}x",
+                          f"{e['cnn']['params']:,} / {e['bilstm']['params']:,}"]
+                         for scope, e in chars.items() if isinstance(e, dict)])
+    over = speed.get("trainer_overhead")
+    if over:
+        lines += ["Trainer overhead: the real `run_fn` (tfxio reading of gzipped TFRecords, MirroredStrategy with "
+                  "1 replica, TensorBoard + EarlyStopping callbacks, validation) vs plain `model.fit` of the same "
+                  "model built with `build_models`, same compile, epochs, steps, validation steps and the same "
+                  "per-epoch throughput callback, on the same batches materialised in memory; alternating runs, "
+                  f"{over['epochs']} epochs x {over['steps_per_epoch']} steps (+{over['validation_steps']} "
+                  "validation steps) each, epoch 1 (tracing) left out, median epoch:", ""]
+        lines += _table(["trainer", "training ex/s", "ms / step (incl. validation share)", "epochs measured"],
+                        [["run_fn (TFX Trainer code path)", f"{over['run_fn']['examples_per_s']:.0f}",
+                          f"{over['run_fn']['step_ms']:.1f}", len(over["run_fn"]["epoch_rates"])],
+                         ["plain Keras fit, in-memory data", f"{over['plain_keras']['examples_per_s']:.0f}",
+                          f"{over['plain_keras']['step_ms']:.1f}", len(over["plain_keras"]["epoch_rates"])]])
+        lines += [f"Overhead of run_fn: {over['overhead']:+.1%}.", ""]
+    transform = speed.get("transform")
+    if transform:
+        lines += [f"Transform throughput on the same sample of {transform['tokens']:,} whitespace tokens "
+                  f"({transform['rows']:,} texts); wall time includes pipeline (and worker) start-up:", ""]
+        lines += _table(["preprocessing", "wall s", "tokens/s", "produces"],
+                        [[run["label"], f"{run['wall_s']:.1f}", f"{run['tokens_per_s']:,.0f}", run["produces"]]
+                         for run in transform["runs"].values()])
+        if "scaling_2_over_1" in transform:
+            lines += [f"2 vs 1 worker: {transform['scaling_2_over_1']:.2f}x.", ""]
+
+    lines += ["## 4. Memory (each phase in its own process)", "",
+              "Peak RSS: the process's kernel high-water mark (includes the TensorFlow/TFX libraries every such "
+              "process loads); process tree: largest sampled sum over the process and its children (Beam "
+              f"workers). The parent process itself holds {report['meta']['parent_rss_mb']:.0f} MB after imports.",
+              ""]
+    lines += _table(["phase", "wall s", "peak RSS MB", "peak process-tree RSS MB"],
+                    [[name, f"{c['wall_s']:.0f}", f"{c['peak_rss_mb']:.0f}", f"{c['peak_tree_rss_mb']:.0f}"]
+                     for name, c in report["memory"].items()])
+
+    lines += ["## 5. Targets (goals, not assertions)", ""]
+    lines += _table(["status", "target", "goal", "measured", "margin / note"],
+                    [[t["status"], t["name"], t["goal"], t["shown"], t["note"]] for t in report["targets"]])
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: str) -> None:
+    """Accuracy vs typo rate (left) and as a fraction of clean accuracy (right)."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    robust = report["robustness"]
+    rates = robust["rates"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for variant, by_rate in robust["accuracy"].items():
+        means = [by_rate[f"{r:g}"]["mean"] for r in rates]
+        stds = [by_rate[f"{r:g}"]["std"] for r in rates]
+        left.errorbar(rates, means, yerr=stds, marker="o", capsize=3, label=variant)
+        right.plot(rates, [robust["kept_fraction"][variant][f"{r:g}"] for r in rates], marker="o", label=variant)
+    left.set(xlabel="typo rate p (fraction of eligible tokens)", ylabel="dev accuracy",
+             title=f"{report['data']['name']}: accuracy vs typos")
+    right.set(xlabel="typo rate p", ylabel="fraction of clean accuracy", title="accuracy kept")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else "/".join(str(p) for p in k) if isinstance(k, tuple) else f"{k:g}"
+                 if isinstance(k, float) else str(k)): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write(report: dict, out_dir: str) -> Dict[str, str]:
+    """Writes the three report files; returns their paths."""
+    paths = {"json": os.path.join(out_dir, REPORT_JSON), "markdown": os.path.join(out_dir, REPORT_MD),
+             "plot": os.path.join(out_dir, ROBUSTNESS_PNG)}
+    with open(paths["json"], "w", encoding="utf-8") as handle:
+        json.dump(_jsonable(report), handle, indent=2)
+        handle.write("\n")
+    with open(paths["markdown"], "w", encoding="utf-8") as handle:
+        handle.write(markdown(report) + "\n")
+    plot(report, paths["plot"])
+    return paths

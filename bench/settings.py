@@ -1,0 +1,92 @@
+"""Knobs of the hybrid-model benchmark (``python -m bench.hybrid_report``), in one place.
+
+The model, preprocessing and training settings themselves come from the project's
+:class:`charword.config.CharwordConfig`; this dataclass only holds what the benchmark
+adds on top: seeds, step budgets, typo rates, speed-sample sizes and the targets.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from charword.config import VARIANTS
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Goals the report marks PASS/MISS (goals, not assertions)."""
+
+    hybrid_min_accuracy: float = 0.85        # hybrid dev accuracy (mean over seeds)
+    robust_rate: float = 0.2                 # typo rate at which robustness is judged
+    robust_min_kept: float = 0.95            # hybrid keeps this fraction of clean accuracy
+    cnn_over_bilstm_min: float = 3.0         # char-CNN vs char-BiLSTM training examples/s
+    trainer_max_overhead: float = 0.05       # run_fn fit throughput vs plain Keras
+    transform_min_scaling: float = 1.8       # Transform tokens/s, 2 vs 1 DirectRunner workers
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything the benchmark decides; the defaults are the full-size run.
+
+    Attributes:
+      seeds: training seeds per variant (``training.seed`` = 1..seeds).
+      train_steps: Trainer steps per model, the same for every variant.
+      train_limit: use at most this many training rows (seeded sample); None = all.
+      validation_fraction: share of the training rows held out as the Trainer's eval
+        split (early stopping); the dev set is never seen during training.
+      split_eval_fraction: share of a single input file used as the dev set.
+      split_seed: seed of every data split and sample.
+      typo_rates: fractions of eligible dev tokens given one character-level typo.
+      typo_seed: seed of the typo positions and edits (the same dev set for every model).
+      speed_batches: training batches materialised in memory for the speed runs.
+      speed_warmup_steps / speed_timed_steps / speed_rounds: char-encoder timing; the
+        rounds alternate CNN and BiLSTM, the median round counts.
+      overhead_epochs / overhead_steps_per_epoch / overhead_rounds: run_fn vs plain
+        Keras fits, alternating; epoch 1 (tracing) is left out.
+      transform_tokens: size of the Transform-throughput sample, in whitespace tokens.
+      poll_s: interval of process-tree RSS sampling.
+    """
+
+    variants: Tuple[str, ...] = VARIANTS
+    seeds: int = 3
+    train_steps: int = 3000
+    train_limit: Optional[int] = None
+    validation_fraction: float = 0.05
+    split_eval_fraction: float = 0.1
+    split_seed: int = 13
+    typo_rates: Tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+    typo_seed: int = 2024
+    speed_batches: int = 100
+    speed_warmup_steps: int = 10
+    speed_timed_steps: int = 60
+    speed_rounds: int = 3
+    overhead_epochs: int = 5
+    overhead_steps_per_epoch: int = 60
+    overhead_rounds: int = 2
+    transform_tokens: int = 1_000_000
+    poll_s: float = 0.2
+    targets: Targets = field(default_factory=Targets)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if any(v not in VARIANTS for v in self.variants) or not self.variants:
+            problems.append(f"variants must be a non-empty subset of {VARIANTS}")
+        for name in ("seeds", "train_steps", "speed_batches", "speed_timed_steps", "speed_rounds",
+                     "overhead_steps_per_epoch", "overhead_rounds", "transform_tokens"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
+        if self.overhead_epochs < 2:
+            problems.append("overhead_epochs must be >= 2 (epoch 1 is tracing and is left out)")
+        if self.train_limit is not None and self.train_limit < 20:
+            problems.append("train_limit must be >= 20")
+        if not 0 < self.validation_fraction < 0.5 or not 0 < self.split_eval_fraction < 0.5:
+            problems.append("validation_fraction and split_eval_fraction must be in (0, 0.5)")
+        if not self.typo_rates or any(not 0 <= p <= 1 for p in self.typo_rates) or 0.0 not in self.typo_rates:
+            problems.append("typo_rates must lie in [0, 1] and include 0.0")
+        if self.targets.robust_rate not in self.typo_rates:
+            problems.append("targets.robust_rate must be one of typo_rates")
+        if problems:
+            raise ValueError("bench settings: " + "; ".join(problems))
+
+    def replace(self, **changes) -> "BenchSettings":
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

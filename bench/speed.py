@@ -1,0 +1,151 @@
+"""Speed phases: char-encoder throughput, Trainer overhead, Transform throughput.
+
+* :func:`char_encoder_phase` trains the CNN and the BiLSTM char encoder (same
+  ``char_output_dim``) on the same in-memory batches, alternating in rounds: once as
+  the whole hybrid classifier, once as the char encoder alone (char embedding, encoder,
+  max-pool over tokens, softmax).
+* :func:`trainer_overhead_phase` alternates the real ``run_fn`` (tfxio reading of the
+  gzipped TFRecords, MirroredStrategy, TensorBoard and EarlyStopping callbacks) with a
+  plain ``model.fit`` of the same model on the same batches held in memory, with the
+  same epochs, steps, validation steps and throughput callback.
+* :func:`transform_phase` times :func:`preprocessing.beam_run.transform_rows` on a
+  token sample with given Beam arguments; :func:`text_vectorization_phase` times Keras
+  ``TextVectorization.adapt`` plus a call over the same texts.
+"""
+import os
+import statistics
+import tempfile
+import time
+from typing import Dict, List, Sequence
+
+import tensorflow as tf
+import tf_keras as keras
+
+from charword import features
+from charword.config import CharwordConfig
+from preprocessing import beam_run
+from preprocessing.beam_run import TransformedData
+from trainer import layers, local
+from trainer.model import build_models
+
+from bench.phases import progress
+from bench.settings import BenchSettings
+from bench.training import compile_like_run_fn, materialise, plain_keras_fit, run_trainer, vocab_sizes
+
+ENCODERS = ("cnn", "bilstm")
+
+
+def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
+    """Char embedding and the configured char encoder, max-pooled over tokens, softmax."""
+    model_cfg = cfg.model
+    word_ids = keras.Input(shape=(None,), dtype="int64", name=features.WORD_IDS)
+    char_ids = keras.Input(shape=(None, None), dtype="int64", name=features.CHAR_IDS)
+    vectors = keras.layers.Embedding(features.CHAR_VOCAB_SIZE, model_cfg.char_dim)(char_ids)
+    if model_cfg.char_encoder == "cnn":
+        encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers, model_cfg.char_output_dim)
+    else:
+        encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
+                                           model_cfg.char_output_dim)
+    tokens = encoder(vectors, mask=layers.char_mask(char_ids))
+    pooled = layers.masked_max(tokens, layers.token_mask(word_ids), axis=1)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax")(pooled)
+    return keras.Model({features.WORD_IDS: word_ids, features.CHAR_IDS: char_ids}, probabilities)
+
+
+def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
+    """Training examples/s of CNN vs BiLSTM char encoders (median of alternating rounds)."""
+    words, classes = vocab_sizes(data)
+    batch = cfg.training.batch_size
+    fn_args = local.make_fn_args(data, cfg, work_dir)
+    batches = materialise(fn_args, fn_args.train_files, batch, settings.speed_batches, cfg.training.seed)
+    models = {}
+    for encoder in ENCODERS:
+        enc_cfg = cfg.replace(model={"variant": "hybrid", "char_encoder": encoder})
+        keras.utils.set_random_seed(cfg.training.seed)
+        models[("hybrid_classifier", encoder)] = build_models(enc_cfg.model, enc_cfg.preprocessing, words,
+                                                              classes).classifier
+        models[("char_encoder_only", encoder)] = encoder_only_model(enc_cfg, classes)
+    for model in models.values():
+        compile_like_run_fn(model, cfg).fit(batches, epochs=1, steps_per_epoch=settings.speed_warmup_steps,
+                                            verbose=0)
+    rates: Dict[tuple, List[float]] = {key: [] for key in models}
+    for round_index in range(settings.speed_rounds):
+        order = ENCODERS if round_index % 2 == 0 else ENCODERS[::-1]
+        for scope in ("hybrid_classifier", "char_encoder_only"):
+            for encoder in order:
+                started = time.perf_counter()
+                models[(scope, encoder)].fit(batches, epochs=1, steps_per_epoch=settings.speed_timed_steps,
+                                             verbose=0)
+                rates[(scope, encoder)].append(settings.speed_timed_steps * batch / (time.perf_counter() - started))
+        progress(f"  char encoders, round {round_index + 1}/{settings.speed_rounds}: "
+                 + ", ".join(f"{s} {e} {r[-1]:.0f} ex/s" for (s, e), r in rates.items()))
+    result = {}
+    for (scope, encoder), values in rates.items():
+        result.setdefault(scope, {})[encoder] = {
+            "examples_per_s": statistics.median(values), "rounds": values,
+            "params": models[(scope, encoder)].count_params()}
+    for scope, entry in result.items():
+        entry["cnn_over_bilstm"] = entry["cnn"]["examples_per_s"] / entry["bilstm"]["examples_per_s"]
+    result["char_output_dim"] = cfg.model.char_output_dim
+    result["batch_size"] = batch
+    result["timed_steps"] = settings.speed_timed_steps
+    return result
+
+
+def trainer_overhead_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings,
+                           work_dir: str) -> dict:
+    """run_fn vs plain Keras fit throughput; epoch 1 (tracing) of every fit is left out."""
+    epochs = settings.overhead_epochs
+    cfg = cfg.replace(training={"epochs": epochs, "train_steps": epochs * settings.overhead_steps_per_epoch})
+    run_fn_rates: List[float] = []
+    keras_rates: List[float] = []
+    for round_index in range(settings.overhead_rounds):
+        order = ("run_fn", "keras") if round_index % 2 == 0 else ("keras", "run_fn")
+        for side in order:
+            label = f"overhead round {round_index + 1} {side}"
+            if side == "run_fn":
+                run = run_trainer(data, cfg, os.path.join(work_dir, f"run_fn_{round_index}"), label)
+                run_fn_rates.extend(run["epoch_rates"][1:])
+            else:
+                keras_rates.extend(plain_keras_fit(data, cfg, os.path.join(work_dir, f"keras_{round_index}"),
+                                                   label)[1:])
+    run_fn_rate, keras_rate = statistics.median(run_fn_rates), statistics.median(keras_rates)
+    batch = cfg.training.batch_size
+    return {
+        "run_fn": {"examples_per_s": run_fn_rate, "epoch_rates": run_fn_rates, "step_ms": 1000 * batch / run_fn_rate},
+        "plain_keras": {"examples_per_s": keras_rate, "epoch_rates": keras_rates,
+                        "step_ms": 1000 * batch / keras_rate},
+        "overhead": keras_rate / run_fn_rate - 1.0,
+        "epochs": epochs, "steps_per_epoch": settings.overhead_steps_per_epoch,
+        "validation_steps": cfg.training.eval_steps, "batch_size": batch,
+    }
+
+
+def transform_phase(rows: Sequence[tuple], eval_rows: Sequence[tuple], cfg: CharwordConfig, work_dir: str,
+                    beam_args: Sequence[str]) -> dict:
+    """Wall time of one ``transform_rows`` run (Beam pipeline start-up included)."""
+    os.makedirs(work_dir, exist_ok=True)
+    out_dir = tempfile.mkdtemp(dir=work_dir, prefix="transform-")
+    started = time.perf_counter()
+    beam_run.transform_rows(beam_run.rows_from_pairs(rows), beam_run.rows_from_pairs(eval_rows), cfg, out_dir,
+                            beam_args)
+    return {"wall_s": time.perf_counter() - started}
+
+
+def text_vectorization_phase(texts: Sequence[str], cfg: CharwordConfig) -> dict:
+    """Wall time of ``TextVectorization.adapt`` and of vectorising every text once.
+
+    Lower-casing and white-space splitting (the sample is pre-tokenised), the project's
+    vocabulary size and ``max_tokens``; word ids only: no char ids, no files.
+    """
+    prep = cfg.preprocessing
+    layer = keras.layers.TextVectorization(max_tokens=prep.vocab_size + 2, standardize="lower",
+                                           split="whitespace", output_sequence_length=prep.max_tokens)
+    dataset = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
+    started = time.perf_counter()
+    layer.adapt(dataset)
+    adapted = time.perf_counter()
+    for _ in dataset.map(layer, num_parallel_calls=tf.data.AUTOTUNE):
+        pass
+    done = time.perf_counter()
+    return {"wall_s": done - started, "adapt_s": adapted - started, "call_s": done - adapted}
