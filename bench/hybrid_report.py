@@ -2,7 +2,7 @@
 
   python -m bench.hybrid_report --data ../shared/data/sst2 [--out outputs/bench/sst2]
       [--train-limit N] [--seeds 3] [--steps S] [--speed-tokens T]
-      [--text-column C --label-column L] [--eval-data DEV] [--config cfg.json]
+      [--text-column C --label-column L] [--eval-data DEV] [--config cfg.json] [--jobs 1]
 
 Trains every variant through the project's own Transform (``beam_run.transform_rows``)
 and Trainer (``trainer.task.run_fn``), then writes ``report.md``, ``report.json`` and
@@ -30,7 +30,7 @@ import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Kera
 from charword.config import CharwordConfig  # noqa: E402  pylint: disable=wrong-import-position
 
 from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
-from bench.phases import progress, run_phase  # noqa: E402  pylint: disable=wrong-import-position
+from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
 from bench.settings import BenchSettings  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"steps per epoch of the run_fn-vs-Keras fits "
                              f"(default {BenchSettings.overhead_steps_per_epoch})")
     parser.add_argument("--config", help="JSON file of CharwordConfig sections (model, training, ...)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="phases run at once (default 1; more overlaps them and skews timings: smoke runs only)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="any other BenchSettings field, value as JSON (repeatable), e.g. --set speed_rounds=1")
     return parser
@@ -84,13 +86,79 @@ def _data_name(data: str) -> str:
     return os.path.splitext(os.path.basename(os.path.normpath(data)))[0] or "data"
 
 
+def _submit_training(phase: PhaseRunner, quality, data, cfg: CharwordConfig, settings: BenchSettings,
+                     work_dir: str) -> dict:
+    """One Trainer run per (variant, seed), same step budget; futures of their results."""
+    runs = {}
+    for seed in range(1, settings.seeds + 1):
+        for variant in settings.variants:
+            run_cfg = cfg.replace(model={"variant": variant}, training={"seed": seed})
+            label = f"{variant} seed {seed}"
+            runs[(variant, seed)] = phase.submit(
+                f"train_{variant}_seed{seed}", f"Trainer {label}", quality.train_phase, data, run_cfg,
+                os.path.join(work_dir, "models", variant, f"seed{seed}"), label)
+    return runs
+
+
+TRANSFORM_SPEED_LABELS = {workers: f"Speed: Transform, {workers} Beam worker(s)" for workers in (1, 2)}
+TEXT_VECTORIZATION_LABEL = "Speed: Keras TextVectorization"
+
+
+def _submit_speed(phase: PhaseRunner, speed, splits, cfg: CharwordConfig, settings: BenchSettings, work_dir: str,
+                  data) -> dict:
+    """Char encoders, Trainer overhead, and Transform throughput on one token sample; futures."""
+    sample = inputs.token_sample(splits.train, settings.transform_tokens, settings.split_seed)
+    pending = {
+        "char_encoder": phase.submit("speed_char_encoders", "Speed: CNN vs BiLSTM char encoder",
+                                     speed.char_encoder_phase, data, cfg, settings, os.path.join(work_dir, "speed")),
+        "trainer_overhead": phase.submit("speed_trainer_overhead", "Speed: run_fn vs plain Keras",
+                                         speed.trainer_overhead_phase, data, cfg, settings,
+                                         os.path.join(work_dir, "speed", "overhead")),
+        "sample": sample,
+    }
+    for workers, label in TRANSFORM_SPEED_LABELS.items():
+        pending[f"beam_{workers}"] = phase.submit(
+            f"speed_transform_{workers}", label, speed.transform_phase, sample, splits.validation[:200], cfg,
+            os.path.join(work_dir, "speed", f"transform_{workers}"),
+            (f"--direct_running_mode={settings.transform_speed_mode}", f"--direct_num_workers={workers}"))
+    pending["keras_text_vectorization"] = phase.submit(
+        "speed_text_vectorization", TEXT_VECTORIZATION_LABEL, speed.text_vectorization_phase,
+        [text for text, _ in sample], cfg)
+    return pending
+
+
+def _collect_speed(pending: dict, costs: dict, settings: BenchSettings) -> dict:
+    """Speed results once their phases are done; Transform runs get tokens/s and CPU seconds."""
+    runs = {}
+    for workers, label in TRANSFORM_SPEED_LABELS.items():
+        runs[f"beam_{workers}"] = {
+            "label": f"tf.Transform on Beam, {settings.transform_speed_mode}, {workers} worker(s)",
+            "produces": "word + char ids, counts, vocabularies, TFRecords", **pending[f"beam_{workers}"].result(),
+            "cpu_s": costs[label]["cpu_s"], "worker_cpu_s": costs[label]["worker_cpu_s"]}
+    value = pending["keras_text_vectorization"].result()
+    runs["keras_text_vectorization"] = {
+        "label": "Keras TextVectorization adapt + call (in process)",
+        "produces": f"word ids only, in memory ({value['vocabulary_size']:,} words)", **value,
+        "cpu_s": costs[TEXT_VECTORIZATION_LABEL]["cpu_s"], "worker_cpu_s": []}
+    tokens = sum(len(text.split()) for text, _ in pending["sample"])
+    for run in runs.values():
+        run["tokens_per_s"] = tokens / run["wall_s"]
+    return {"char_encoder": pending["char_encoder"].result(),
+            "trainer_overhead": pending["trainer_overhead"].result(),
+            "transform": {"tokens": tokens, "rows": len(pending["sample"]), "runs": runs,
+                          "scaling_2_over_1": runs["beam_2"]["tokens_per_s"] / runs["beam_1"]["tokens_per_s"]}}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
     settings = _settings(args)
     cfg = _project_config(args, settings)
     out_dir = args.out or os.path.join("outputs", "bench", _data_name(args.data))
-    work_dir, log_dir = os.path.join(out_dir, "work"), os.path.join(out_dir, "logs")
+    work_dir = os.path.join(out_dir, "work")
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     started, load_start = time.time(), os.getloadavg()
@@ -112,63 +180,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     from bench import quality, report, speed  # pylint: disable=import-outside-toplevel
     parent_rss_mb = psutil.Process().memory_info().rss / 2**20
 
-    memory, seeds = {}, list(range(1, settings.seeds + 1))
-    total = 2 + len(settings.variants) * len(seeds) + 5
-    step = iter(range(1, total + 1))
-
-    def phase(name: str, label: str, fn, *fn_args):
-        progress(f"Phase {next(step)}/{total}: {label}")
-        result = run_phase(name, fn, fn_args, log_dir, settings.poll_s)
-        memory[label] = result.cost()
-        progress(f"  done in {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB "
-                 f"(process tree {result.peak_tree_rss_mb:.0f} MB)")
-        return result.value
-
-    train_bytes = sum(len(text.encode("utf-8")) for text, _ in splits.train)
-    beam_args = cfg.pipeline.resolved_beam_args(train_bytes)
+    phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + 5, os.path.join(out_dir, "logs"),
+                        settings.poll_s, args.jobs)
+    beam_args = cfg.pipeline.resolved_beam_args(sum(len(text.encode("utf-8")) for text, _ in splits.train))
     transformed = phase("transform", "Transform (training data)", quality.transform_phase, splits.train,
                         splits.validation, cfg, os.path.join(work_dir, "transform"), beam_args)
-    data = transformed["data"]
-
-    train_runs, models = {}, {}
-    for seed in seeds:
-        for variant in settings.variants:
-            run_cfg = cfg.replace(model={"variant": variant}, training={"seed": seed})
-            label = f"{variant} seed {seed}"
-            run = phase(f"train_{variant}_seed{seed}", f"Trainer {label}", quality.train_phase, data, run_cfg,
-                        os.path.join(work_dir, "models", variant, f"seed{seed}"), label)
-            train_runs[(variant, seed)] = run
-            models[(variant, seed)] = run["model_dir"]
-    dev_labels = [str(label) for _, label in splits.dev]
-    evaluation = phase("evaluate", "Evaluation (dev, typos, OOV slice)", quality.evaluate_phase, models,
-                       data.transform_graph_dir, dev_labels, texts_by_rate)
-
-    speed_results = {
-        "char_encoder": phase("speed_char_encoders", "Speed: CNN vs BiLSTM char encoder", speed.char_encoder_phase,
-                              data, cfg, settings, os.path.join(work_dir, "speed")),
-        "trainer_overhead": phase("speed_trainer_overhead", "Speed: run_fn vs plain Keras",
-                                  speed.trainer_overhead_phase, data, cfg, settings,
-                                  os.path.join(work_dir, "speed", "overhead")),
-    }
-    sample = inputs.token_sample(splits.train, settings.transform_tokens, settings.split_seed)
-    sample_texts = [text for text, _ in sample]
-    tokens = sum(len(text.split()) for text in sample_texts)
-    runs = {}
-    for workers in (1, 2):
-        args_ = ("--direct_running_mode=multi_processing", f"--direct_num_workers={workers}")
-        value = phase(f"speed_transform_{workers}", f"Speed: Transform, {workers} Beam worker(s)",
-                      speed.transform_phase, sample, splits.validation[:200], cfg,
-                      os.path.join(work_dir, "speed", "transform"), args_)
-        runs[f"beam_{workers}"] = {"label": f"tf.Transform on Beam, multi_processing, {workers} worker(s)",
-                                   "produces": "word + char ids, counts, vocabularies, TFRecords", **value}
-    value = phase("speed_text_vectorization", "Speed: Keras TextVectorization", speed.text_vectorization_phase,
-                  sample_texts, cfg)
-    runs["keras_text_vectorization"] = {"label": "Keras TextVectorization adapt + call (in process)",
-                                        "produces": "word ids only (in memory)", **value}
-    for run in runs.values():
-        run["tokens_per_s"] = tokens / run["wall_s"]
-    speed_results["transform"] = {"tokens": tokens, "rows": len(sample), "runs": runs,
-                                  "scaling_2_over_1": runs["beam_2"]["tokens_per_s"] / runs["beam_1"]["tokens_per_s"]}
+    training = _submit_training(phase, quality, transformed["data"], cfg, settings, work_dir)
+    speed_pending = _submit_speed(phase, speed, splits, cfg, settings, work_dir, transformed["data"])
+    train_runs = {key: future.result() for key, future in training.items()}
+    evaluation = phase("evaluate", "Evaluation (dev, typos, OOV slice)", quality.evaluate_phase,
+                       {key: run["model_dir"] for key, run in train_runs.items()},
+                       transformed["data"].transform_graph_dir, [str(label) for _, label in splits.dev],
+                       texts_by_rate)
+    speed_results = _collect_speed(speed_pending, phase.costs, settings)
+    phase.close()
 
     raw = {
         "meta": {"command": "python -m bench.hybrid_report " + " ".join(shlex.quote(a) for a in argv),
@@ -176,16 +201,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                  "wall_s": time.time() - started, "cpus": os.cpu_count(),
                  "load_start": " ".join(f"{x:.1f}" for x in load_start),
                  "load_end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-                 "tensorflow": tf.__version__, "parent_rss_mb": parent_rss_mb, "seeds": seeds,
-                 "train_steps": settings.train_steps, "batch_size": cfg.training.batch_size,
-                 "transform_beam_args": list(beam_args), "settings": dataclasses.asdict(settings), "config": cfg.to_dict()},
+                 "tensorflow": tf.__version__, "parent_rss_mb": parent_rss_mb,
+                 "seeds": list(range(1, settings.seeds + 1)), "train_steps": settings.train_steps,
+                 "batch_size": cfg.training.batch_size, "transform_beam_args": list(beam_args),
+                 "settings": dataclasses.asdict(settings), "config": cfg.to_dict()},
         "data": {"name": _data_name(args.data), "train_file": splits.train_file, "dev_file": splits.dev_file,
                  "train_rows": len(splits.train), "validation_rows": len(splits.validation),
                  "dev_rows": len(splits.dev), "train_rows_available": splits.train_rows_available,
                  "text_column": splits.text_column, "label_column": splits.label_column,
                  "labels": list(splits.labels), "word_vocab_size": transformed["word_vocab_size"]},
         "train_runs": train_runs, "evaluation": evaluation, "typo_stats": typo_stats, "speed": speed_results,
-        "memory": memory,
+        "memory": phase.costs,
     }
     built = report.build(raw, settings)
     paths = report.write(built, out_dir)

@@ -9,11 +9,16 @@ fresh TensorFlow runtime and its own memory figures:
                     includes the already-imported libraries it shares with the parent,
                     as any process running that phase would;
   peak_tree_rss_mb  the largest sum of RSS over the child and its descendants (Beam
-                    worker processes included), sampled every ``poll_s`` seconds.
+                    worker processes included), sampled every ``poll_s`` seconds (never
+                    less than ``peak_rss_mb``);
+  cpu_s             CPU seconds (user + system) of the child itself;
+  worker_cpu_s      CPU seconds of each descendant process (last sample), e.g. per Beam worker.
 
 A child's stdout/stderr (TensorFlow, Beam and Keras logs) go to ``<log_dir>/<name>.log``;
-:func:`progress` lines still reach the console.
+:func:`progress` lines still reach the console. :class:`PhaseRunner` numbers the phases,
+keeps their costs and can overlap independent ones.
 """
+import concurrent.futures
 import multiprocessing
 import os
 import pickle
@@ -22,7 +27,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Dict, List
 
 import psutil
 
@@ -47,11 +52,14 @@ class PhaseResult:
     wall_s: float
     peak_rss_mb: float
     peak_tree_rss_mb: float
+    cpu_s: float
+    worker_cpu_s: List[float]
     log_path: str
 
     def cost(self) -> dict:
         return {"wall_s": round(self.wall_s, 1), "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1)}
+                "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1), "cpu_s": round(self.cpu_s, 1),
+                "worker_cpu_s": [round(c, 1) for c in self.worker_cpu_s]}
 
 
 def _child(fn: Callable, args: tuple, result_path: str, log_path: str) -> None:
@@ -64,9 +72,10 @@ def _child(fn: Callable, args: tuple, result_path: str, log_path: str) -> None:
     os.dup2(log, 2)
     try:
         value = fn(*args)
-        maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         with open(result_path, "wb") as handle:
-            pickle.dump({"value": value, "maxrss_kb": maxrss_kb}, handle)
+            pickle.dump({"value": value, "maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime},
+                        handle)
     except BaseException:  # pylint: disable=broad-except
         traceback.print_exc()
         sys.stderr.flush()
@@ -76,7 +85,8 @@ def _child(fn: Callable, args: tuple, result_path: str, log_path: str) -> None:
     os._exit(0)  # pylint: disable=protected-access  (skip atexit handlers inherited from the parent)
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _sample(process: psutil.Process, worker_cpu: Dict[int, float]) -> int:
+    """RSS sum of the process tree; records each descendant's CPU seconds."""
     total = 0
     try:
         members = [process] + process.children(recursive=True)
@@ -84,7 +94,11 @@ def _tree_rss(process: psutil.Process) -> int:
         return 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            with member.oneshot():
+                total += member.memory_info().rss
+                if member.pid != process.pid:
+                    times = member.cpu_times()
+                    worker_cpu[member.pid] = times.user + times.system
         except psutil.Error:
             pass
     return total
@@ -112,9 +126,9 @@ def run_phase(name: str, fn: Callable, args: tuple, log_dir: str, poll_s: float)
     started = time.perf_counter()
     process.start()
     handle = psutil.Process(process.pid)
-    peak_tree = 0
+    peak_tree, worker_cpu = 0, {}
     while process.is_alive():
-        peak_tree = max(peak_tree, _tree_rss(handle))
+        peak_tree = max(peak_tree, _sample(handle, worker_cpu))
         process.join(poll_s)
     wall = time.perf_counter() - started
     if process.exitcode != 0 or not os.path.exists(result_path):
@@ -123,4 +137,43 @@ def run_phase(name: str, fn: Callable, args: tuple, log_dir: str, poll_s: float)
         result = pickle.load(handle_file)
     os.remove(result_path)
     peak_rss = result["maxrss_kb"] / 1024.0
-    return PhaseResult(name, result["value"], wall, peak_rss, max(peak_tree / 2**20, peak_rss), log_path)
+    workers = sorted((c for c in worker_cpu.values() if c >= 0.5), reverse=True)
+    return PhaseResult(name, result["value"], wall, peak_rss, max(peak_tree / 2**20, peak_rss), result["cpu_s"],
+                       workers, log_path)
+
+
+class PhaseRunner:
+    """Runs numbered phases (each through :func:`run_phase`), ``jobs`` at a time.
+
+    ``costs`` maps each phase's label to :meth:`PhaseResult.cost`, in submission order.
+    With ``jobs`` > 1 phases overlap and share the CPU, which skews their timings (memory
+    figures stay per process): meant for quick smoke runs, not for measurements.
+    """
+
+    def __init__(self, total: int, log_dir: str, poll_s: float, jobs: int = 1):
+        self.total, self.log_dir, self.poll_s = total, log_dir, poll_s
+        self.costs: Dict[str, dict] = {}
+        self._submitted = 0
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="phase")
+
+    def submit(self, name: str, label: str, fn: Callable, *fn_args) -> "concurrent.futures.Future":
+        """Queues ``fn(*fn_args)`` as a phase; the future yields its value."""
+        self._submitted += 1
+        self.costs[label] = {}
+        return self._pool.submit(self._run, self._submitted, name, label, fn, fn_args)
+
+    def __call__(self, name: str, label: str, fn: Callable, *fn_args) -> Any:
+        """Runs a phase and waits for its value."""
+        return self.submit(name, label, fn, *fn_args).result()
+
+    def close(self) -> None:
+        """Waits for queued phases and releases the worker threads."""
+        self._pool.shutdown()
+
+    def _run(self, index: int, name: str, label: str, fn: Callable, fn_args: tuple) -> Any:
+        progress(f"Phase {index}/{self.total}: {label}")
+        result = run_phase(name, fn, fn_args, self.log_dir, self.poll_s)
+        self.costs[label] = result.cost()
+        progress(f"  {label}: done in {result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB "
+                 f"(process tree {result.peak_tree_rss_mb:.0f} MB)")
+        return result.value

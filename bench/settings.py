@@ -10,6 +10,8 @@ from typing import Optional, Tuple
 
 from charword.config import VARIANTS
 
+TRANSFORM_SPEED_MODES = ("multi_processing", "multi_threading")
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -38,11 +40,15 @@ class BenchSettings:
       typo_rates: fractions of eligible dev tokens given one character-level typo.
       typo_seed: seed of the typo positions and edits (the same dev set for every model).
       speed_batches: training batches materialised in memory for the speed runs.
-      speed_warmup_steps / speed_timed_steps / speed_rounds: char-encoder timing; the
-        rounds alternate CNN and BiLSTM, the median round counts.
+      speed_warmup_steps / speed_timed_steps / speed_rounds: char-encoder timing; each
+        round times CNN and BiLSTM back to back, the median of the per-round ratios counts
+        (other load on the machine shifts both sides of a round alike).
       overhead_epochs / overhead_steps_per_epoch / overhead_rounds: run_fn vs plain
         Keras fits, alternating; epoch 1 (tracing) is left out.
       transform_tokens: size of the Transform-throughput sample, in whitespace tokens.
+      transform_speed_mode: DirectRunner running mode of the 1- vs 2-worker Transform runs
+        (``multi_processing``, as Beam's local runner scales; ``multi_threading`` skips
+        the workers' start-up, for quick smoke runs).
       poll_s: interval of process-tree RSS sampling.
     """
 
@@ -58,11 +64,12 @@ class BenchSettings:
     speed_batches: int = 100
     speed_warmup_steps: int = 10
     speed_timed_steps: int = 60
-    speed_rounds: int = 3
+    speed_rounds: int = 5
     overhead_epochs: int = 5
     overhead_steps_per_epoch: int = 60
     overhead_rounds: int = 2
     transform_tokens: int = 1_000_000
+    transform_speed_mode: str = "multi_processing"
     poll_s: float = 0.2
     targets: Targets = field(default_factory=Targets)
 
@@ -74,6 +81,8 @@ class BenchSettings:
                      "overhead_steps_per_epoch", "overhead_rounds", "transform_tokens"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
+        if self.transform_speed_mode not in TRANSFORM_SPEED_MODES:
+            problems.append(f"transform_speed_mode must be one of {TRANSFORM_SPEED_MODES}")
         if self.overhead_epochs < 2:
             problems.append("overhead_epochs must be >= 2 (epoch 1 is tracing and is left out)")
         if self.train_limit is not None and self.train_limit < 20:

@@ -1,13 +1,14 @@
 """Speed phases: char-encoder throughput, Trainer overhead, Transform throughput.
 
 * :func:`char_encoder_phase` trains the CNN and the BiLSTM char encoder (same
-  ``char_output_dim``) on the same in-memory batches, alternating in rounds: once as
+  ``char_output_dim``) on the same in-memory batches, back to back in rounds: once as
   the whole hybrid classifier, once as the char encoder alone (char embedding, encoder,
   max-pool over tokens, softmax).
-* :func:`trainer_overhead_phase` alternates the real ``run_fn`` (tfxio reading of the
+* :func:`trainer_overhead_phase` rotates the real ``run_fn`` (tfxio reading of the
   gzipped TFRecords, MirroredStrategy, TensorBoard and EarlyStopping callbacks) with a
-  plain ``model.fit`` of the same model on the same batches held in memory, with the
-  same epochs, steps, validation steps and throughput callback.
+  plain ``model.fit`` of the same model, same epochs, steps, validation steps and
+  throughput callback, on the same batches streamed like ``run_fn`` streams them and
+  held in memory.
 * :func:`transform_phase` times :func:`preprocessing.beam_run.transform_rows` on a
   token sample with given Beam arguments; :func:`text_vectorization_phase` times Keras
   ``TextVectorization.adapt`` plus a call over the same texts.
@@ -53,7 +54,9 @@ def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
 
 
 def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
-    """Training examples/s of CNN vs BiLSTM char encoders (median of alternating rounds)."""
+    """Training examples per second (wall) and per CPU-second of this process, for CNN
+    and BiLSTM char encoders, per round (rounds alternate which encoder goes first;
+    :mod:`bench.report` pairs them by round)."""
     words, classes = vocab_sizes(data)
     batch = cfg.training.batch_size
     fn_args = local.make_fn_args(data, cfg, work_dir)
@@ -69,56 +72,67 @@ def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: Ben
         compile_like_run_fn(model, cfg).fit(batches, epochs=1, steps_per_epoch=settings.speed_warmup_steps,
                                             verbose=0)
     rates: Dict[tuple, List[float]] = {key: [] for key in models}
+    cpu_rates: Dict[tuple, List[float]] = {key: [] for key in models}
     for round_index in range(settings.speed_rounds):
         order = ENCODERS if round_index % 2 == 0 else ENCODERS[::-1]
         for scope in ("hybrid_classifier", "char_encoder_only"):
             for encoder in order:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 models[(scope, encoder)].fit(batches, epochs=1, steps_per_epoch=settings.speed_timed_steps,
                                              verbose=0)
-                rates[(scope, encoder)].append(settings.speed_timed_steps * batch / (time.perf_counter() - started))
+                examples = settings.speed_timed_steps * batch
+                rates[(scope, encoder)].append(examples / (time.perf_counter() - started))
+                cpu_rates[(scope, encoder)].append(examples / (time.process_time() - cpu_started))
         progress(f"  char encoders, round {round_index + 1}/{settings.speed_rounds}: "
                  + ", ".join(f"{s} {e} {r[-1]:.0f} ex/s" for (s, e), r in rates.items()))
     result = {}
     for (scope, encoder), values in rates.items():
         result.setdefault(scope, {})[encoder] = {
             "examples_per_s": statistics.median(values), "rounds": values,
-            "params": models[(scope, encoder)].count_params()}
-    for scope, entry in result.items():
-        entry["cnn_over_bilstm"] = entry["cnn"]["examples_per_s"] / entry["bilstm"]["examples_per_s"]
+            "examples_per_cpu_s": cpu_rates[(scope, encoder)], "params": models[(scope, encoder)].count_params()}
     result["char_output_dim"] = cfg.model.char_output_dim
     result["batch_size"] = batch
     result["timed_steps"] = settings.speed_timed_steps
     return result
 
 
+OVERHEAD_SIDES = ("run_fn", "keras_streamed", "keras_in_memory")
+
+
 def trainer_overhead_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings,
                            work_dir: str) -> dict:
-    """run_fn vs plain Keras fit throughput; epoch 1 (tracing) of every fit is left out."""
+    """Epoch throughput of run_fn, plain Keras on run_fn's streamed dataset, and plain
+    Keras on in-memory batches; the order rotates per round; epoch 1 (tracing) is left out.
+
+    ``overhead`` (the target) compares run_fn with in-memory Keras; the streamed side
+    splits it into input pipeline (streamed vs in memory) and the rest (run_fn vs
+    streamed: MirroredStrategy, TensorBoard and EarlyStopping callbacks).
+    """
     epochs = settings.overhead_epochs
     cfg = cfg.replace(training={"epochs": epochs, "train_steps": epochs * settings.overhead_steps_per_epoch})
-    run_fn_rates: List[float] = []
-    keras_rates: List[float] = []
+    rates: Dict[str, List[float]] = {side: [] for side in OVERHEAD_SIDES}
     for round_index in range(settings.overhead_rounds):
-        order = ("run_fn", "keras") if round_index % 2 == 0 else ("keras", "run_fn")
-        for side in order:
+        shift = round_index % len(OVERHEAD_SIDES)
+        for side in OVERHEAD_SIDES[shift:] + OVERHEAD_SIDES[:shift]:
             label = f"overhead round {round_index + 1} {side}"
+            side_dir = os.path.join(work_dir, f"{side}_{round_index}")
             if side == "run_fn":
-                run = run_trainer(data, cfg, os.path.join(work_dir, f"run_fn_{round_index}"), label)
-                run_fn_rates.extend(run["epoch_rates"][1:])
+                epoch_rates = run_trainer(data, cfg, side_dir, label)["epoch_rates"]
             else:
-                keras_rates.extend(plain_keras_fit(data, cfg, os.path.join(work_dir, f"keras_{round_index}"),
-                                                   label)[1:])
-    run_fn_rate, keras_rate = statistics.median(run_fn_rates), statistics.median(keras_rates)
+                epoch_rates = plain_keras_fit(data, cfg, side_dir, label, in_memory=side == "keras_in_memory")
+            rates[side].extend(epoch_rates[1:])
     batch = cfg.training.batch_size
-    return {
-        "run_fn": {"examples_per_s": run_fn_rate, "epoch_rates": run_fn_rates, "step_ms": 1000 * batch / run_fn_rate},
-        "plain_keras": {"examples_per_s": keras_rate, "epoch_rates": keras_rates,
-                        "step_ms": 1000 * batch / keras_rate},
-        "overhead": keras_rate / run_fn_rate - 1.0,
+    result = {side: {"examples_per_s": statistics.median(values), "epoch_rates": values,
+                     "step_ms": 1000 * batch / statistics.median(values)} for side, values in rates.items()}
+    speed = {side: entry["examples_per_s"] for side, entry in result.items()}
+    result.update({
+        "overhead": speed["keras_in_memory"] / speed["run_fn"] - 1.0,
+        "input_pipeline_share": speed["keras_in_memory"] / speed["keras_streamed"] - 1.0,
+        "strategy_callbacks_share": speed["keras_streamed"] / speed["run_fn"] - 1.0,
         "epochs": epochs, "steps_per_epoch": settings.overhead_steps_per_epoch,
         "validation_steps": cfg.training.eval_steps, "batch_size": batch,
-    }
+    })
+    return result
 
 
 def transform_phase(rows: Sequence[tuple], eval_rows: Sequence[tuple], cfg: CharwordConfig, work_dir: str,
@@ -148,4 +162,5 @@ def text_vectorization_phase(texts: Sequence[str], cfg: CharwordConfig) -> dict:
     for _ in dataset.map(layer, num_parallel_calls=tf.data.AUTOTUNE):
         pass
     done = time.perf_counter()
-    return {"wall_s": done - started, "adapt_s": adapted - started, "call_s": done - adapted}
+    return {"wall_s": done - started, "adapt_s": adapted - started, "call_s": done - adapted,
+            "vocabulary_size": layer.vocabulary_size()}

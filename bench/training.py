@@ -3,8 +3,8 @@
 ``run_trainer`` calls the real TFX ``run_fn`` (via :func:`trainer.local.make_fn_args`)
 and reads the throughput it logs ("epoch N: X training examples/s"). The plain-Keras
 helpers build the same model with :func:`trainer.model.build_models`, compile it the
-way ``run_fn`` does, and train on batches materialised in memory, so the two can be
-compared step for step.
+way ``run_fn`` does, and train on the same batches (held in memory, or streamed like
+``run_fn`` streams them), so they can be compared step for step.
 """
 import contextlib
 import logging
@@ -89,19 +89,31 @@ def compile_like_run_fn(model: keras.Model, cfg: CharwordConfig) -> keras.Model:
     return model
 
 
-def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str) -> List[float]:
-    """Per-epoch examples/s of plain ``model.fit`` (no strategy, no TFX) with ``run_fn``'s
-    epochs, steps, validation steps and throughput callback, on in-memory batches."""
+def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str,
+                    in_memory: bool = True) -> List[float]:
+    """Per-epoch examples/s of plain ``model.fit`` (no strategy, no TFX callbacks) with
+    ``run_fn``'s epochs, steps, validation steps and throughput callback.
+
+    ``in_memory``: batches materialised beforehand; otherwise streamed from the
+    TFRecords through the very dataset ``run_fn`` builds (tfxio parsing included).
+    """
     training = cfg.training
     keras.utils.set_random_seed(training.seed)
     epochs = min(training.epochs, training.train_steps)
     steps = max(1, training.train_steps // epochs)
     fn_args = local.make_fn_args(data, cfg, work_dir)
-    train = materialise(fn_args, fn_args.train_files, training.batch_size, steps * epochs, training.seed)
-    validation = materialise(fn_args, fn_args.eval_files, training.batch_size, training.eval_steps, training.seed)
+    if in_memory:
+        train = materialise(fn_args, fn_args.train_files, training.batch_size, steps * epochs, training.seed)
+        validation = materialise(fn_args, fn_args.eval_files, training.batch_size, training.eval_steps,
+                                 training.seed)
+    else:
+        output = tft.TFTransformOutput(fn_args.transform_output)
+        train, validation = (trainer_data.make_dataset(files, fn_args.data_accessor, output, training.batch_size,
+                                                       training.seed)
+                             for files in (fn_args.train_files, fn_args.eval_files))
     words, classes = vocab_sizes(data)
     model = compile_like_run_fn(build_models(cfg.model, cfg.preprocessing, words, classes).classifier, cfg)
-    # The very callback run_fn uses, so both sides measure an epoch the same way.
+    # The very callback run_fn uses, so every side measures an epoch the same way.
     throughput = task._ThroughputLogger(training.batch_size)  # pylint: disable=protected-access
     with logged_epoch_rates(label) as rates:
         model.fit(train, epochs=epochs, steps_per_epoch=steps, validation_data=validation,

@@ -162,3 +162,21 @@ def test_layers_round_trip_through_get_config():
         config = layer.get_config()
         clone = type(layer).from_config(config)
         assert clone.get_config() == config
+
+
+def test_single_device_trains_without_mirroring_and_autograph_skips_tf_keras():
+    """In a fresh process (one CPU device): the default strategy; AutoGraph converts the
+    project's layers but leaves tf_keras' internals alone, as TensorFlow does for keras."""
+    script = (
+        "import trainer, tf_keras as keras\n"
+        "from tensorflow.python.autograph.impl import conversion\n"
+        "from trainer import layers\n"
+        "from trainer.distribution import make_strategy\n"
+        "strategy = make_strategy()\n"
+        "print(type(strategy).__name__, strategy.num_replicas_in_sync)\n"
+        "print(conversion.is_allowlisted(keras.Model.train_step), conversion.is_allowlisted(layers.Highway.call))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    strategy_line, allowlist_line = done.stdout.strip().splitlines()[-2:]
+    assert strategy_line == "_DefaultDistributionStrategy 1"
+    assert allowlist_line == "True False"

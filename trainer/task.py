@@ -1,5 +1,6 @@
-"""``run_fn`` for the TFX Trainer: trains the hybrid model under MirroredStrategy and
-exports it with the signature contract of :mod:`trainer.export`."""
+"""``run_fn`` for the TFX Trainer: trains the hybrid model under MirroredStrategy (the
+default strategy on a single device) and exports it with the signature contract of
+:mod:`trainer.export`."""
 import logging
 import time
 
