@@ -54,7 +54,7 @@ class BenchSettings:
 
     variants: Tuple[str, ...] = VARIANTS
     seeds: int = 3
-    train_steps: int = 3000
+    train_steps: int = 2000
     train_limit: Optional[int] = None
     validation_fraction: float = 0.05
     split_eval_fraction: float = 0.1
