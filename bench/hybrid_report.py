@@ -104,18 +104,12 @@ TRANSFORM_SPEED_LABELS = {workers: f"Speed: Transform, {workers} Beam worker(s)"
 TEXT_VECTORIZATION_LABEL = "Speed: Keras TextVectorization"
 
 
-def _submit_speed(phase: PhaseRunner, speed, splits, cfg: CharwordConfig, settings: BenchSettings, work_dir: str,
-                  data) -> dict:
-    """Char encoders, Trainer overhead, and Transform throughput on one token sample; futures."""
+def _submit_transform_speed(phase: PhaseRunner, speed, splits, cfg: CharwordConfig, settings: BenchSettings,
+                            work_dir: str) -> dict:
+    """Transform with 1 and 2 Beam workers and Keras TextVectorization on one token sample;
+    futures. They need no trained model, so they are queued first."""
     sample = inputs.token_sample(splits.train, settings.transform_tokens, settings.split_seed)
-    pending = {
-        "char_encoder": phase.submit("speed_char_encoders", "Speed: CNN vs BiLSTM char encoder",
-                                     speed.char_encoder_phase, data, cfg, settings, os.path.join(work_dir, "speed")),
-        "trainer_overhead": phase.submit("speed_trainer_overhead", "Speed: run_fn vs plain Keras",
-                                         speed.trainer_overhead_phase, data, cfg, settings,
-                                         os.path.join(work_dir, "speed", "overhead")),
-        "sample": sample,
-    }
+    pending = {"sample": sample}
     for workers, label in TRANSFORM_SPEED_LABELS.items():
         pending[f"beam_{workers}"] = phase.submit(
             f"speed_transform_{workers}", label, speed.transform_phase, sample, splits.validation[:200], cfg,
@@ -125,6 +119,18 @@ def _submit_speed(phase: PhaseRunner, speed, splits, cfg: CharwordConfig, settin
         "speed_text_vectorization", TEXT_VECTORIZATION_LABEL, speed.text_vectorization_phase,
         [text for text, _ in sample], cfg)
     return pending
+
+
+def _submit_training_speed(phase: PhaseRunner, speed, cfg: CharwordConfig, settings: BenchSettings, work_dir: str,
+                           data) -> dict:
+    """Char encoders and Trainer overhead on the transformed training data; futures."""
+    return {
+        "char_encoder": phase.submit("speed_char_encoders", "Speed: CNN vs BiLSTM char encoder",
+                                     speed.char_encoder_phase, data, cfg, settings, os.path.join(work_dir, "speed")),
+        "trainer_overhead": phase.submit("speed_trainer_overhead", "Speed: run_fn vs plain Keras",
+                                         speed.trainer_overhead_phase, data, cfg, settings,
+                                         os.path.join(work_dir, "speed", "overhead")),
+    }
 
 
 def _collect_speed(pending: dict, costs: dict, settings: BenchSettings) -> dict:
@@ -183,10 +189,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + 5, os.path.join(out_dir, "logs"),
                         settings.poll_s, args.jobs)
     beam_args = cfg.pipeline.resolved_beam_args(sum(len(text.encode("utf-8")) for text, _ in splits.train))
+    speed_pending = _submit_transform_speed(phase, speed, splits, cfg, settings, work_dir)
     transformed = phase("transform", "Transform (training data)", quality.transform_phase, splits.train,
                         splits.validation, cfg, os.path.join(work_dir, "transform"), beam_args)
     training = _submit_training(phase, quality, transformed["data"], cfg, settings, work_dir)
-    speed_pending = _submit_speed(phase, speed, splits, cfg, settings, work_dir, transformed["data"])
+    speed_pending.update(_submit_training_speed(phase, speed, cfg, settings, work_dir, transformed["data"]))
     train_runs = {key: future.result() for key, future in training.items()}
     evaluation = phase("evaluate", "Evaluation (dev, typos, OOV slice)", quality.evaluate_phase,
                        {key: run["model_dir"] for key, run in train_runs.items()},
