@@ -3,7 +3,6 @@
 Pure Python (plus matplotlib for the PNG): no TensorFlow here. Accuracies stay
 fractions in the JSON and are shown as percentages in the Markdown.
 """
-import copy
 import json
 import math
 import os
@@ -65,23 +64,9 @@ def build(raw: dict, settings: BenchSettings) -> dict:
             "oov_accuracy": summarize(per_seed(variant, lambda m: m["oov_accuracy"])),
             "in_vocab_accuracy": summarize(per_seed(variant, lambda m: m["in_vocab_accuracy"]))}
     report = {"meta": raw["meta"], "data": raw["data"], "quality": quality, "robustness": robustness,
-              "speed": _speed(raw["speed"]), "memory": raw["memory"]}
+              "speed": raw["speed"], "memory": raw["memory"]}
     report["targets"] = targets(report, settings)
     return report
-
-
-def _speed(speed: dict) -> dict:
-    """Adds the char-encoder ratios: per round (CNN and BiLSTM timed back to back), median."""
-    speed = copy.deepcopy(speed)
-    for entry in (speed.get("char_encoder") or {}).values():
-        if isinstance(entry, dict) and "cnn" in entry:
-            ratios = [c / b for c, b in zip(entry["cnn"]["rounds"], entry["bilstm"]["rounds"])]
-            entry["round_ratios"] = ratios
-            entry["cnn_over_bilstm"] = statistics.median(ratios)
-            cpu = [c / b for c, b in zip(entry["cnn"]["examples_per_cpu_s"], entry["bilstm"]["examples_per_cpu_s"])]
-            entry["round_ratios_per_cpu_s"] = cpu
-            entry["cnn_over_bilstm_per_cpu_s"] = statistics.median(cpu)
-    return speed
 
 
 def _target(name: str, goal: str, measured: Optional[float], margin: Optional[float], shown: str,

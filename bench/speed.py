@@ -55,8 +55,8 @@ def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
 
 def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
     """Training examples per second (wall) and per CPU-second of this process, for CNN
-    and BiLSTM char encoders, per round (rounds alternate which encoder goes first;
-    :mod:`bench.report` pairs them by round)."""
+    and BiLSTM char encoders, per round (rounds alternate which encoder goes first), and
+    their CNN / BiLSTM ratios paired by round (median counts)."""
     words, classes = vocab_sizes(data)
     batch = cfg.training.batch_size
     fn_args = local.make_fn_args(data, cfg, work_dir)
@@ -90,6 +90,12 @@ def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: Ben
         result.setdefault(scope, {})[encoder] = {
             "examples_per_s": statistics.median(values), "rounds": values,
             "examples_per_cpu_s": cpu_rates[(scope, encoder)], "params": models[(scope, encoder)].count_params()}
+    for scope, entry in result.items():
+        # CNN and BiLSTM ran back to back in each round: pair them by round, then take the median.
+        for suffix, key in (("", "rounds"), ("_per_cpu_s", "examples_per_cpu_s")):
+            ratios = [cnn / bilstm for cnn, bilstm in zip(entry["cnn"][key], entry["bilstm"][key])]
+            entry[f"round_ratios{suffix}"] = ratios
+            entry[f"cnn_over_bilstm{suffix}"] = statistics.median(ratios)
     result["char_output_dim"] = cfg.model.char_output_dim
     result["batch_size"] = batch
     result["timed_steps"] = settings.speed_timed_steps
