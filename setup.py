@@ -6,9 +6,9 @@ setup(
     version="0.1.0",
     description="TFX pipeline that trains hybrid character+word text models and pushes only validated ones.",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["charword*", "preprocessing*", "trainer*", "pipeline*", "components*", "serving*"]),
+    packages=find_packages(include=["charword*", "preprocessing*", "trainer*", "pipeline*", "components*", "serving*", "cli*"]),
     package_data={"charword": ["demo_data/*.csv"]},
     # Dependencies are pinned in requirements.lock (resolved with uv); see README.
     install_requires=[],
-    entry_points={"console_scripts": ["charword=charword.cli:main"]},
+    entry_points={"console_scripts": ["charword=cli.main:main"]},
 )

@@ -4,7 +4,7 @@
       [--train-limit N] [--seeds 3] [--steps S] [--speed-tokens T]
       [--text-column C --label-column L] [--eval-data DEV] [--config cfg.json] [--jobs 1]
 
-Trains every variant through the project's own Transform (``beam_run.transform_rows``)
+Trains every variant through the project's own Transform (``harness.transform.transform_rows``)
 and Trainer (``trainer.task.run_fn``), then writes ``report.md``, ``report.json`` and
 ``robustness.png`` under ``--out``: dev accuracy per variant over seeds, accuracy under
 character typos and on OOV examples, speed ratios measured side by side (char CNN vs
@@ -188,7 +188,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + 5, os.path.join(out_dir, "logs"),
                         settings.poll_s, args.jobs)
-    beam_args = cfg.pipeline.resolved_beam_args(sum(len(text.encode("utf-8")) for text, _ in splits.train))
+    beam_args = resolve_beam_args(cfg.pipeline, sum(len(text.encode("utf-8")) for text, _ in splits.train))
     speed_pending = _submit_transform_speed(phase, speed, splits, cfg, settings, work_dir)
     transformed = phase("transform", "Transform (training data)", quality.transform_phase, splits.train,
                         splits.validation, cfg, os.path.join(work_dir, "transform"), beam_args)

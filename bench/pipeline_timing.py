@@ -21,8 +21,8 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
-from charword.cli import DEMO_DATA  # noqa: E402  pylint: disable=wrong-import-position
-from charword.config import CharwordConfig  # noqa: E402  pylint: disable=wrong-import-position
+from charword.demo_data import DEMO_DATA  # noqa: E402  pylint: disable=wrong-import-position
+from charword.config import load_config  # noqa: E402  pylint: disable=wrong-import-position
 
 from bench.phases import progress  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -61,11 +61,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out or os.path.join("outputs", "bench", "pipeline", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if os.path.exists(out) and os.listdir(out):
         raise SystemExit(f"{out} is not empty; the timing run needs a fresh directory")
-    overrides = {"pipeline": {"output_dir": out},
-                 "data": {k: v for k, v in (("text_column", args.text_column),
-                                            ("label_column", args.label_column)) if v},
-                 "training": {"train_steps": args.train_steps} if args.train_steps else {}}
-    cfg = CharwordConfig().replace(**overrides)
+    cfg = load_config(None, {"pipeline": {"output_dir": out},
+                             "data": {"text_column": args.text_column, "label_column": args.label_column},
+                             "training": {"train_steps": args.train_steps}})
 
     from pipeline.local_run import run_local  # pylint: disable=import-outside-toplevel
     started = time.perf_counter()

@@ -3,7 +3,7 @@
 Each function is one phase (run in its own process by :mod:`bench.phases`):
 
 * :func:`transform_phase` runs the project's ``preprocessing_fn`` on the training and
-  validation rows (:func:`preprocessing.beam_run.transform_rows`);
+  validation rows (:func:`harness.transform.transform_rows`);
 * :func:`train_phase` trains one variant/seed with the real ``run_fn`` and exports it;
 * :func:`evaluate_phase` loads every exported SavedModel and scores the dev texts
   through the ``predict_text`` signature (raw text in, so serving preprocessing is
@@ -17,9 +17,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 import trainer.export  # noqa: F401  pylint: disable=unused-import  (registers the tf.Text ops SavedModels use)
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
-from preprocessing import beam_run
+from harness.transform import rows_from_pairs, transform_rows
 
 from bench.phases import progress
 from bench.training import run_trainer, vocab_sizes
@@ -33,7 +33,7 @@ def transform_phase(train_rows: Sequence[tuple], validation_rows: Sequence[tuple
     os.makedirs(out_dir, exist_ok=False)
     progress(f"  Transform: {len(train_rows)} training + {len(validation_rows)} validation rows, "
              f"Beam args {' '.join(beam_args) or '(defaults)'}")
-    data = beam_run.transform_rows(beam_run.rows_from_pairs(train_rows), beam_run.rows_from_pairs(validation_rows),
+    data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(validation_rows),
                                    cfg, out_dir, beam_args)
     words, classes = vocab_sizes(data)
     return {"data": data, "word_vocab_size": words, "num_classes": classes}
@@ -46,12 +46,12 @@ def train_phase(data, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
 
 
 def _transformed_counts(layer, texts: List[str]) -> Dict[str, list]:
-    counts = {features.HAS_OOV: [], features.OOV_COUNT: [], "kept_tokens": []}
+    counts = {contract.HAS_OOV: [], contract.OOV_COUNT: [], "kept_tokens": []}
     for start in range(0, len(texts), BATCH):
-        out = layer({features.RAW_TEXT: tf.constant(texts[start:start + BATCH])})
-        counts[features.HAS_OOV].extend(out[features.HAS_OOV].numpy().tolist())
-        counts[features.OOV_COUNT].extend(out[features.OOV_COUNT].numpy().tolist())
-        kept = out[features.TOKEN_COUNT].numpy() - out[features.DROPPED_TOKEN_COUNT].numpy()
+        out = layer({contract.RAW_TEXT: tf.constant(texts[start:start + BATCH])})
+        counts[contract.HAS_OOV].extend(out[contract.HAS_OOV].numpy().tolist())
+        counts[contract.OOV_COUNT].extend(out[contract.OOV_COUNT].numpy().tolist())
+        kept = out[contract.TOKEN_COUNT].numpy() - out[contract.DROPPED_TOKEN_COUNT].numpy()
         counts["kept_tokens"].extend(kept.tolist())
     return counts
 
@@ -77,11 +77,11 @@ def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_label
 
     layer = tft.TFTransformOutput(graph_dir).transform_features_layer()
     counts = {rate: _transformed_counts(layer, texts) for rate, texts in texts_by_rate.items()}
-    has_oov = counts[0.0][features.HAS_OOV]
+    has_oov = counts[0.0][contract.HAS_OOV]
     oov = {
         "examples": len(has_oov),
         "examples_with_oov": int(sum(has_oov)),
-        "token_oov_rate": {rate: sum(c[features.OOV_COUNT]) / max(1, sum(c["kept_tokens"]))
+        "token_oov_rate": {rate: sum(c[contract.OOV_COUNT]) / max(1, sum(c["kept_tokens"]))
                            for rate, c in counts.items()},
     }
     results = {}

@@ -158,7 +158,7 @@ def markdown(report: dict) -> str:
              f"`{data['text_column']}` / `{data['label_column']}`; classes {', '.join(data['labels'])}.", "",
              f"Training: every variant gets {meta['train_steps']} steps of batch {meta['batch_size']} "
              f"({meta['train_steps'] * meta['batch_size'] / max(1, data['train_rows']):.2f} epochs), seeds "
-             f"{meta['seeds']}, through the project's Transform (`beam_run.transform_rows`) and Trainer "
+             f"{meta['seeds']}, through the project's Transform (`harness.transform.transform_rows`) and Trainer "
              "(`trainer.task.run_fn`, early stopping on the held-out rows); accuracy is measured on the exported "
              "SavedModel's `predict_text` signature (raw text in). Values: mean ± std (min–max) over seeds.", ""]
 

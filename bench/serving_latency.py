@@ -58,7 +58,7 @@ def start_server(model_dir: str, port: int, log_path: str, inference_threads: in
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
                TF_CPP_MIN_LOG_LEVEL="2")
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "charword.cli", "serve", "--model-dir", model_dir,
+        return subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-dir", model_dir,
                                  "--name", NAME, "--port", str(port), "--inference-threads", str(inference_threads)],
                                 cwd=REPO, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)

@@ -9,7 +9,7 @@
   plain ``model.fit`` of the same model, same epochs, steps, validation steps and
   throughput callback, on the same batches streamed like ``run_fn`` streams them and
   held in memory.
-* :func:`transform_phase` times :func:`preprocessing.beam_run.transform_rows` on a
+* :func:`transform_phase` times :func:`harness.transform.transform_rows` on a
   token sample with given Beam arguments; :func:`text_vectorization_phase` times Keras
   ``TextVectorization.adapt`` plus a call over the same texts.
 """
@@ -22,11 +22,12 @@ from typing import Dict, List, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
-from preprocessing import beam_run
-from preprocessing.beam_run import TransformedData
-from trainer import layers, local
+from harness.transform import rows_from_pairs, transform_rows
+from harness.transform import TransformedData
+from harness.fn_args import make_fn_args
+from trainer import layers
 from trainer.model import build_models
 
 from bench.phases import progress
@@ -39,9 +40,9 @@ ENCODERS = ("cnn", "bilstm")
 def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
     """Char embedding and the configured char encoder, max-pooled over tokens, softmax."""
     model_cfg = cfg.model
-    word_ids = keras.Input(shape=(None,), dtype="int64", name=features.WORD_IDS)
-    char_ids = keras.Input(shape=(None, None), dtype="int64", name=features.CHAR_IDS)
-    vectors = keras.layers.Embedding(features.CHAR_VOCAB_SIZE, model_cfg.char_dim)(char_ids)
+    word_ids = keras.Input(shape=(None,), dtype="int64", name=contract.WORD_IDS)
+    char_ids = keras.Input(shape=(None, None), dtype="int64", name=contract.CHAR_IDS)
+    vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim)(char_ids)
     if model_cfg.char_encoder == "cnn":
         encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers, model_cfg.char_output_dim)
     else:
@@ -50,7 +51,7 @@ def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
     tokens = encoder(vectors, mask=layers.char_mask(char_ids))
     pooled = layers.masked_max(tokens, layers.token_mask(word_ids), axis=1)
     probabilities = keras.layers.Dense(num_classes, activation="softmax")(pooled)
-    return keras.Model({features.WORD_IDS: word_ids, features.CHAR_IDS: char_ids}, probabilities)
+    return keras.Model({contract.WORD_IDS: word_ids, contract.CHAR_IDS: char_ids}, probabilities)
 
 
 def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
@@ -59,7 +60,7 @@ def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: Ben
     their CNN / BiLSTM ratios paired by round (median counts)."""
     words, classes = vocab_sizes(data)
     batch = cfg.training.batch_size
-    fn_args = local.make_fn_args(data, cfg, work_dir)
+    fn_args = make_fn_args(data, cfg, work_dir)
     batches = materialise(fn_args, fn_args.train_files, batch, settings.speed_batches, cfg.training.seed)
     models = {}
     for encoder in ENCODERS:
@@ -147,7 +148,7 @@ def transform_phase(rows: Sequence[tuple], eval_rows: Sequence[tuple], cfg: Char
     os.makedirs(work_dir, exist_ok=True)
     out_dir = tempfile.mkdtemp(dir=work_dir, prefix="transform-")
     started = time.perf_counter()
-    beam_run.transform_rows(beam_run.rows_from_pairs(rows), beam_run.rows_from_pairs(eval_rows), cfg, out_dir,
+    transform_rows(rows_from_pairs(rows), rows_from_pairs(eval_rows), cfg, out_dir,
                             beam_args)
     return {"wall_s": time.perf_counter() - started}
 

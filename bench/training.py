@@ -1,6 +1,6 @@
 """Training runs for the benchmark: the project's Trainer ``run_fn`` and plain Keras.
 
-``run_trainer`` calls the real TFX ``run_fn`` (via :func:`trainer.local.make_fn_args`)
+``run_trainer`` calls the real TFX ``run_fn`` (via :func:`harness.fn_args.make_fn_args`)
 and reads the throughput it logs ("epoch N: X training examples/s"). The plain-Keras
 helpers build the same model with :func:`trainer.model.build_models`, compile it the
 way ``run_fn`` does, and train on the same batches (held in memory, or streamed like
@@ -17,11 +17,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
-from preprocessing.beam_run import TransformedData
+from harness.transform import TransformedData
 from trainer import data as trainer_data
-from trainer import local, task
+from harness.fn_args import make_fn_args
+from trainer import task
 from trainer.model import build_models
 
 from bench.phases import progress
@@ -56,7 +57,7 @@ def logged_epoch_rates(label: Optional[str] = None) -> Iterator[List[float]]:
 
 def run_trainer(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
     """Runs ``trainer.task.run_fn`` for ``cfg.training.train_steps`` steps; exports a SavedModel."""
-    fn_args = local.make_fn_args(data, cfg, work_dir)
+    fn_args = make_fn_args(data, cfg, work_dir)
     with logged_epoch_rates(label) as rates:
         started = time.perf_counter()
         task.run_fn(fn_args)
@@ -67,8 +68,8 @@ def run_trainer(data: TransformedData, cfg: CharwordConfig, work_dir: str, label
 def vocab_sizes(data: TransformedData) -> tuple:
     """``(word_vocab_size, num_classes)`` from the transform graph."""
     output = tft.TFTransformOutput(data.transform_graph_dir)
-    return (output.vocabulary_size_by_name(features.WORD_VOCAB),
-            output.vocabulary_size_by_name(features.LABEL_VOCAB))
+    return (output.vocabulary_size_by_name(contract.WORD_VOCAB),
+            output.vocabulary_size_by_name(contract.LABEL_VOCAB))
 
 
 def materialise(fn_args, files: List[str], batch_size: int, batches: int, seed: int) -> tf.data.Dataset:
@@ -76,7 +77,7 @@ def materialise(fn_args, files: List[str], batch_size: int, batches: int, seed: 
     output = tft.TFTransformOutput(fn_args.transform_output)
     source = trainer_data.make_dataset(files, fn_args.data_accessor, output, batch_size, seed)
     items = list(source.take(batches).as_numpy_iterator())
-    inputs = {name: np.stack([x[name] for x, _ in items]) for name in features.MODEL_INPUTS}
+    inputs = {name: np.stack([x[name] for x, _ in items]) for name in contract.MODEL_INPUTS}
     labels = np.stack([y for _, y in items])
     return tf.data.Dataset.from_tensor_slices((inputs, labels)).repeat()
 
@@ -101,7 +102,7 @@ def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, l
     keras.utils.set_random_seed(training.seed)
     epochs = min(training.epochs, training.train_steps)
     steps = max(1, training.train_steps // epochs)
-    fn_args = local.make_fn_args(data, cfg, work_dir)
+    fn_args = make_fn_args(data, cfg, work_dir)
     if in_memory:
         train = materialise(fn_args, fn_args.train_files, training.batch_size, steps * epochs, training.seed)
         validation = materialise(fn_args, fn_args.eval_files, training.batch_size, training.eval_steps,

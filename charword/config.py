@@ -11,9 +11,9 @@ field (``ConfigError: model.char_dim must be > 0, got 0``).
 from __future__ import annotations
 
 import dataclasses
-import os
+import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 
 class ConfigError(ValueError):
@@ -87,9 +87,6 @@ class DataConfig(_Section):
                  self.max_text_chars)
 
 
-CHAR_SCHEMES = ("utf8_bytes",)
-
-
 @dataclass(frozen=True)
 class PreprocessingConfig(_Section):
     """Tokenisation, vocabulary and character-id settings (see preprocessing/).
@@ -101,9 +98,9 @@ class PreprocessingConfig(_Section):
       frequency_threshold: words seen fewer times than this fall into OOV buckets.
       num_oov_buckets: hash buckets shared by out-of-vocabulary words.
       lowercase: lower-case text (after NFKC normalisation) before tokenising.
-      char_scheme: how tokens become character ids; ``utf8_bytes`` is ELMo's scheme:
-        every UTF-8 byte is a character, so any script or emoji works without a
-        character vocabulary.
+
+    Character ids follow ELMo: every UTF-8 byte is a character, so any script or
+    emoji works without a character vocabulary (see :mod:`charword.contract`).
     """
 
     max_tokens: int = 48
@@ -112,13 +109,11 @@ class PreprocessingConfig(_Section):
     frequency_threshold: int = 2
     num_oov_buckets: int = 16
     lowercase: bool = True
-    char_scheme: str = "utf8_bytes"
 
     def validate(self) -> None:
         _positive("preprocessing", self, "max_tokens", "vocab_size", "frequency_threshold", "num_oov_buckets")
         _require(isinstance(self.max_chars, int) and self.max_chars >= 3, "preprocessing.max_chars",
                  "must be >= 3 (begin-of-word and end-of-word markers plus at least one character)", self.max_chars)
-        _one_of("preprocessing", "char_scheme", self.char_scheme, CHAR_SCHEMES)
 
 
 VARIANTS = ("hybrid", "word_only", "char_only")
@@ -234,10 +229,12 @@ class PipelineConfig(_Section):
       name: pipeline name (ML Metadata context and directory name).
       model_name: name of the served model: pushes go to
         ``<serving_dir>/<model_name>/<version>/``.
-      output_dir: every artefact of a local run lives under this one directory.
+      output_dir: every artefact of a local run lives under this one directory
+        (layout in :mod:`pipeline.layout`).
       serving_dir: push destination; default ``<output_dir>/serving``.
       beam_args: extra Beam pipeline arguments, passed through unchanged (Dataflow,
-        Flink, Spark, ...). When empty, the local DirectRunner settings below apply.
+        Flink, Spark, ...). When empty, the local DirectRunner settings below apply
+        (policy in :mod:`pipeline.beam_args`).
       direct_running_mode: ``in_memory``, ``multi_threading``, ``multi_processing``, or
         ``auto``: ``in_memory`` for staged data under ``multi_processing_min_mb``
         (every extra worker process re-imports TensorFlow, which small data never
@@ -268,41 +265,6 @@ class PipelineConfig(_Section):
                  "pipeline.multi_processing_min_mb", "must be an integer >= 0", self.multi_processing_min_mb)
         _require(isinstance(self.direct_num_workers, int) and self.direct_num_workers >= 0,
                  "pipeline.direct_num_workers", "must be an integer >= 0", self.direct_num_workers)
-
-    @property
-    def pipeline_root(self) -> str:
-        return os.path.join(self.output_dir, "pipeline_root", self.name)
-
-    @property
-    def metadata_path(self) -> str:
-        return os.path.join(self.output_dir, "metadata", self.name, "metadata.sqlite")
-
-    @property
-    def staged_data_dir(self) -> str:
-        return os.path.join(self.output_dir, "data", self.name)
-
-    @property
-    def pinned_schema_dir(self) -> str:
-        return os.path.join(self.output_dir, "schema", self.name)
-
-    @property
-    def push_dir(self) -> str:
-        return os.path.join(self.serving_dir or os.path.join(self.output_dir, "serving"), self.model_name)
-
-    def resolved_beam_args(self, data_bytes: Optional[int] = None) -> Tuple[str, ...]:
-        """Beam arguments: the configured ones, or DirectRunner settings when none.
-
-        ``data_bytes`` (size of the staged data) resolves ``auto``; unknown size counts
-        as large.
-        """
-        if self.beam_args:
-            return tuple(self.beam_args)
-        mode = self.direct_running_mode
-        if mode == "auto":
-            small = data_bytes is not None and data_bytes < self.multi_processing_min_mb * 1_000_000
-            mode = "in_memory" if small else "multi_processing"
-        workers = 1 if mode == "in_memory" else self.direct_num_workers or os.cpu_count() or 1
-        return (f"--direct_running_mode={mode}", f"--direct_num_workers={workers}")
 
 
 _SECTIONS = {
@@ -362,3 +324,23 @@ def _section_from_dict(name: str, section_cls: type, values: Dict[str, Any]) -> 
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         converted[key] = value
     return section_cls(**converted)
+
+
+def load_config(path: Optional[str] = None,
+                overrides: Optional[Mapping[str, Mapping[str, Any]]] = None) -> CharwordConfig:
+    """The configuration: defaults, then the JSON file at ``path`` (sections of
+    :meth:`CharwordConfig.to_dict`, any subset), then ``overrides`` per section, where a
+    ``None`` value means "not given" and keeps what was there."""
+    cfg = CharwordConfig()
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read the configuration file {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"the configuration file {path} must hold a JSON object of sections")
+        cfg = CharwordConfig.from_dict(values)
+    given = {section: {key: value for key, value in fields.items() if value is not None}
+             for section, fields in (overrides or {}).items()}
+    return cfg.replace(**{section: fields for section, fields in given.items() if fields})

@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from charword import features
+from charword import contract
 from charword.config import DataConfig
 
 STAGED_CSV = "data.csv"
@@ -191,7 +191,7 @@ def _column(path: str, header: List[str], name: str, role: str, delimiter: str) 
 def _staged_csv(rows: List[Tuple[str, str]]) -> bytes:
     # TFX reads the header with a plain split(","), so it stays unquoted.
     out = io.StringIO()
-    out.write(f"{features.RAW_TEXT},{features.RAW_LABEL}\n")
+    out.write(f"{contract.RAW_TEXT},{contract.RAW_LABEL}\n")
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
     return out.getvalue().encode("utf-8")
 

@@ -10,9 +10,11 @@ while the characters still show the stem. Brands and people are invented.
 """
 import argparse
 import csv
+import os
 import random
 from typing import List, Tuple
 
+DEMO_DATA = os.path.join(os.path.dirname(__file__), "demo_data", "reviews.csv")  # the bundled file
 LABELS = ("positive", "negative")
 HARD_FRACTION = 0.2      # opinion only in a rare form or a misspelling
 NEGATED_FRACTION = 0.06  # "the plot was not great" -> negative

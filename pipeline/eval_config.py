@@ -1,11 +1,11 @@
 """The TFMA ``EvalConfig`` the Evaluator blesses models with."""
 import tensorflow_model_analysis as tfma
 
-from charword import features
+from charword import contract
 from charword.config import EvaluationConfig
 
 ACCURACY = "sparse_categorical_accuracy"
-SLICE_FEATURE = features.HAS_OOV
+SLICE_FEATURE = contract.HAS_OOV
 
 
 def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfig:
@@ -30,9 +30,9 @@ def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfi
     accuracy = tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=gates)
     ranking = "AUC" if num_classes == 2 else "F1Score"
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", prediction_key="probabilities",
-                                    label_key=features.LABEL_ID,
-                                    preprocessing_function_names=["transform_features"])],
+        model_specs=[tfma.ModelSpec(signature_name=contract.SERVING_DEFAULT, prediction_key=contract.PROBABILITIES,
+                                    label_key=contract.LABEL_ID,
+                                    preprocessing_function_names=[contract.TRANSFORM_FEATURES])],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SLICE_FEATURE])],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy]),

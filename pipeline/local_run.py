@@ -14,7 +14,8 @@ from tfx import v1 as tfx
 
 from charword import data
 from charword.config import CharwordConfig
-from pipeline import schema_pinning
+from pipeline import layout, schema_pinning
+from pipeline.beam_args import resolve_beam_args
 from pipeline.pipeline import create_pipeline
 from pipeline.run_summary import RunSummary, summarize
 
@@ -53,16 +54,16 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
     returns its summary. Raises on bad data or anomalies before anything is pushed."""
     with exclusive_run(cfg):
         progress(f"Staging {source}")
-        staged = data.stage_dataset(source, cfg.pipeline.staged_data_dir, cfg.data)
+        staged = data.stage_dataset(source, layout.staged_data_dir(cfg.pipeline), cfg.data)
         progress(f"Staged {staged.rows_kept} of {staged.rows_read} rows ({len(staged.dropped)} dropped), "
                  f"{len(staged.label_values)} classes: {', '.join(staged.label_values)}")
         schema_file = schema_pinning.pinned_schema_file(cfg.pipeline)
         if schema_file:
             progress(f"Validating against the pinned schema {schema_file}")
-        beam_args = cfg.pipeline.resolved_beam_args(os.path.getsize(staged.csv_path))
+        beam_args = resolve_beam_args(cfg.pipeline, os.path.getsize(staged.csv_path))
         pipeline = create_pipeline(
             cfg, data_root=os.path.dirname(staged.csv_path), num_classes=len(staged.label_values),
-            pipeline_root=cfg.pipeline.pipeline_root, schema_file=schema_file,
+            pipeline_root=layout.pipeline_root(cfg.pipeline), schema_file=schema_file,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 _metadata_path(cfg)),
             beam_args=beam_args)
@@ -80,5 +81,6 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
 
 
 def _metadata_path(cfg: CharwordConfig) -> str:
-    os.makedirs(os.path.dirname(cfg.pipeline.metadata_path), exist_ok=True)
-    return cfg.pipeline.metadata_path
+    path = layout.metadata_path(cfg.pipeline)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path

@@ -17,6 +17,8 @@ from tfx.proto import example_gen_pb2
 from charword.config import CharwordConfig
 from components.anomaly_gate import AnomalyGate
 from components.servable_check import ServableCheck
+from pipeline import layout
+from pipeline.beam_args import resolve_beam_args
 from pipeline.eval_config import build_eval_config
 
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
@@ -34,7 +36,7 @@ def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
 def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipeline_root: str,
                     schema_file: Optional[str] = None, metadata_connection_config=None,
                     serving_check: str = "local", beam_args=None,
-                    train_args=None) -> tfx.dsl.Pipeline:
+                    train_args=None, push_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
     """The charword pipeline.
 
     Args:
@@ -50,6 +52,8 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
       beam_args: Beam pipeline arguments; default from ``cfg.pipeline``.
       train_args: Trainer ``TrainArgs`` (a runtime parameter on Kubeflow); default
         ``cfg.training.train_steps`` steps.
+      push_dir: where Pusher writes version folders (any filesystem TFX can write,
+        e.g. ``gs://``); default :func:`pipeline.layout.push_dir`.
     """
     custom_config = cfg.to_dict()
     example_gen = tfx.components.CsvExampleGen(
@@ -104,7 +108,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         infra_blessing=infra_check.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.pipeline.push_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_dir or layout.push_dir(cfg.pipeline))))
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline.name,
         pipeline_root=pipeline_root,
@@ -114,4 +118,4 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
                     infra_check, pusher],
         enable_cache=cfg.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_args if beam_args is not None else cfg.pipeline.resolved_beam_args()))
+        beam_pipeline_args=list(beam_args if beam_args is not None else resolve_beam_args(cfg.pipeline)))

@@ -15,16 +15,17 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig, PipelineConfig
 from charword.data import StagedData
+from pipeline import layout
 
 SCHEMA_FILE = "schema.pbtxt"
 
 
 def pinned_schema_file(cfg: PipelineConfig) -> Optional[str]:
     """The pinned schema of this pipeline, or ``None`` before the first blessed run."""
-    path = os.path.join(cfg.pinned_schema_dir, SCHEMA_FILE)
+    path = os.path.join(layout.pinned_schema_dir(cfg), SCHEMA_FILE)
     return path if os.path.exists(path) else None
 
 
@@ -40,10 +41,10 @@ def _latest_inferred_schema(metadata_path: str) -> str:
 
 def constrain_schema(schema: schema_pb2.Schema, staged: StagedData) -> schema_pb2.Schema:
     """Labels restricted to the classes seen; free text never gets a value domain."""
-    text = tfdv.get_feature(schema, features.RAW_TEXT)
+    text = tfdv.get_feature(schema, contract.RAW_TEXT)
     text.ClearField("domain")
     text.ClearField("string_domain")
-    label = tfdv.get_feature(schema, features.RAW_LABEL)
+    label = tfdv.get_feature(schema, contract.RAW_LABEL)
     label.ClearField("domain")
     if staged.labels_are_integers:
         values = [int(v) for v in staged.label_values]
@@ -57,7 +58,7 @@ def constrain_schema(schema: schema_pb2.Schema, staged: StagedData) -> schema_pb
 def pin_schema(cfg: CharwordConfig, metadata_path: str, staged: StagedData) -> str:
     """Writes the constrained schema of the latest run; returns its path."""
     schema = constrain_schema(tfdv.load_schema_text(_latest_inferred_schema(metadata_path)), staged)
-    os.makedirs(cfg.pipeline.pinned_schema_dir, exist_ok=True)
-    path = os.path.join(cfg.pipeline.pinned_schema_dir, SCHEMA_FILE)
+    os.makedirs(layout.pinned_schema_dir(cfg.pipeline), exist_ok=True)
+    path = os.path.join(layout.pinned_schema_dir(cfg.pipeline), SCHEMA_FILE)
     tfdv.write_schema_text(schema, path)
     return path

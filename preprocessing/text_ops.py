@@ -20,7 +20,7 @@ truncation, which can cut a multi-byte character) and both markers.
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from charword import features
+from charword import contract
 
 _SPLIT_OFF = r"([\p{P}\p{S}\p{Han}\p{Hiragana}\p{Katakana}])"
 _WHITESPACE = r"[\p{Z}\s]+"
@@ -55,10 +55,10 @@ def char_ids(tokens: tf.RaggedTensor, max_chars: int) -> tf.RaggedTensor:
     ids = byte_strings.with_flat_values(tf.cast(byte_values, tf.int64) + 1)
     ids = ids[:, : max_chars - 2]
     num_tokens = tf.shape(flat_tokens, out_type=tf.int64)[0]
-    bow = tf.fill([num_tokens, 1], tf.constant(features.BEGIN_OF_WORD_ID, tf.int64))
-    eow = tf.fill([num_tokens, 1], tf.constant(features.END_OF_WORD_ID, tf.int64))
+    bow = tf.fill([num_tokens, 1], tf.constant(contract.BEGIN_OF_WORD_ID, tf.int64))
+    eow = tf.fill([num_tokens, 1], tf.constant(contract.END_OF_WORD_ID, tf.int64))
     wrapped = tf.concat([tf.RaggedTensor.from_tensor(bow), ids, tf.RaggedTensor.from_tensor(eow)], axis=1)
-    padded = wrapped.to_tensor(default_value=features.CHAR_PAD_ID, shape=[None, max_chars])
+    padded = wrapped.to_tensor(default_value=contract.CHAR_PAD_ID, shape=[None, max_chars])
     return tokens.with_flat_values(padded)
 
 
@@ -72,7 +72,7 @@ def decode_char_ids(ids) -> bytes:
     """Inverse of :func:`char_ids` for one token row (a list/array of ints): the bytes
     between the markers. Used by tests and debugging tools."""
     ids = [int(i) for i in ids]
-    if not ids or ids[0] != features.BEGIN_OF_WORD_ID or features.END_OF_WORD_ID not in ids:
+    if not ids or ids[0] != contract.BEGIN_OF_WORD_ID or contract.END_OF_WORD_ID not in ids:
         raise ValueError(f"not a char-id row with begin/end-of-word markers: {ids}")
-    end = ids.index(features.END_OF_WORD_ID)
+    end = ids.index(contract.END_OF_WORD_ID)
     return bytes(i - 1 for i in ids[1:end])

@@ -1,6 +1,6 @@
 """The tf.Transform ``preprocessing_fn``: raw text and label to fixed-shape model inputs.
 
-Outputs (names and meaning in :mod:`charword.features`):
+Outputs (names and meaning in :mod:`charword.contract`):
   word_ids   int64 [max_tokens]: 0 = padding, 1..V = vocabulary, V+1.. = OOV buckets;
   char_ids   int64 [max_tokens, max_chars]: ELMo byte ids of the same tokens, so row i
              of ``char_ids`` always describes token i of ``word_ids``;
@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
 from preprocessing import text_ops
 
@@ -42,28 +42,28 @@ def _label_strings(label: Any) -> tf.Tensor:
 def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """tf.Transform entry point; ``custom_config`` is :meth:`CharwordConfig.to_dict`."""
     cfg = CharwordConfig.from_dict(custom_config or {}).preprocessing
-    text = _dense_column(inputs[features.RAW_TEXT], "")
+    text = _dense_column(inputs[contract.RAW_TEXT], "")
     tokens = text_ops.tokenize(text, cfg.lowercase)
     kept = tokens[:, : cfg.max_tokens]
 
     vocab = tft.vocabulary(tokens, top_k=cfg.vocab_size, frequency_threshold=cfg.frequency_threshold,
-                           vocab_filename=features.WORD_VOCAB)
+                           vocab_filename=contract.WORD_VOCAB)
     bucket_ids = tft.apply_vocabulary(kept, vocab, num_oov_buckets=cfg.num_oov_buckets)
     in_vocab_ids = tft.apply_vocabulary(kept, vocab, default_value=-1)
     oov_count = tf.reduce_sum(tf.cast(in_vocab_ids < 0, tf.int64), axis=1)
 
     outputs = {
-        features.WORD_IDS: (bucket_ids + 1).to_tensor(default_value=features.WORD_PAD_ID,
+        contract.WORD_IDS: (bucket_ids + 1).to_tensor(default_value=contract.WORD_PAD_ID,
                                                       shape=[None, cfg.max_tokens]),
-        features.CHAR_IDS: text_ops.char_ids(kept, cfg.max_chars).to_tensor(
-            default_value=features.CHAR_PAD_ID, shape=[None, cfg.max_tokens, cfg.max_chars]),
-        features.TOKEN_COUNT: tokens.row_lengths(),
-        features.DROPPED_TOKEN_COUNT: tokens.row_lengths() - kept.row_lengths(),
-        features.TRUNCATED_TOKEN_COUNT: text_ops.truncated_token_count(kept, cfg.max_chars),
-        features.OOV_COUNT: oov_count,
-        features.HAS_OOV: tf.cast(oov_count > 0, tf.int64),
+        contract.CHAR_IDS: text_ops.char_ids(kept, cfg.max_chars).to_tensor(
+            default_value=contract.CHAR_PAD_ID, shape=[None, cfg.max_tokens, cfg.max_chars]),
+        contract.TOKEN_COUNT: tokens.row_lengths(),
+        contract.DROPPED_TOKEN_COUNT: tokens.row_lengths() - kept.row_lengths(),
+        contract.TRUNCATED_TOKEN_COUNT: text_ops.truncated_token_count(kept, cfg.max_chars),
+        contract.OOV_COUNT: oov_count,
+        contract.HAS_OOV: tf.cast(oov_count > 0, tf.int64),
     }
-    if features.RAW_LABEL in inputs:
-        outputs[features.LABEL_ID] = tft.compute_and_apply_vocabulary(
-            _label_strings(inputs[features.RAW_LABEL]), vocab_filename=features.LABEL_VOCAB)
+    if contract.RAW_LABEL in inputs:
+        outputs[contract.LABEL_ID] = tft.compute_and_apply_vocabulary(
+            _label_strings(inputs[contract.RAW_LABEL]), vocab_filename=contract.LABEL_VOCAB)
     return outputs

@@ -7,6 +7,7 @@ from typing import List, Tuple
 import httpx
 import numpy as np
 
+from charword import contract
 from serving import protocol
 
 
@@ -29,13 +30,14 @@ def local(model, signature: str, texts: List[str]) -> Tuple[str, list]:
 
 
 class VocabularyIndex:
-    """Token vectors of a loaded model's word vocabulary (its ``words`` asset), for
+    """Token vectors of a loaded model's word vocabulary (its ``contract.WORD_VOCAB`` asset), for
     nearest-word lookups by cosine similarity."""
 
     def __init__(self, model, batch: int = 256):
-        self.words = [word for word in model.asset_lines("words") if word]
+        self.words = [word for word in model.asset_lines(contract.WORD_VOCAB) if word]
         vectors = np.concatenate([
-            model.run("embed_tokens", [word.encode("utf-8") for word in self.words[i:i + batch]])["embeddings"][:, 0]
+            model.run(contract.EMBED_TOKENS, [word.encode("utf-8") for word in self.words[i:i + batch]])[
+                contract.EMBEDDINGS][:, 0]
             for i in range(0, len(self.words), batch)])
         self._unit = _unit(vectors)
 

@@ -2,15 +2,14 @@
 import os
 from typing import Dict, List, Optional
 
-import charword  # noqa: F401  (chooses the Keras flavour before TensorFlow loads)
+import charword
 import numpy as np
 import tensorflow as tf
+from charword.contract import SAVED_MODEL_FILE
+from charword.servability import NotServableError, check_servable
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
-from trainer.export import SIGNATURES  # importing it also registers the tf.Text ops the models use
-
-SAVED_MODEL_FILE = "saved_model.pb"
 WARM_UP_TEXTS = ("the movie was wonderful .", "")
 
 
@@ -46,11 +45,8 @@ class LoadedModel:
     def __init__(self, version: int, path: str):
         self.version = version
         self.path = path
-        self._saved_model = tf.saved_model.load(path)  # kept alive: the signatures use its resources
+        self._saved_model = charword.load_model(path)  # kept alive: the signatures use its resources
         signatures = dict(self._saved_model.signatures)
-        missing = set(SIGNATURES) - set(signatures)
-        if missing:
-            raise ModelError(f"{path} lacks the signature(s) {sorted(missing)}")
         self._functions = signatures
         # Signatures this server can feed: one string input (all of charword's contract).
         self.input_names = {name: input_name for name, fn in signatures.items()
@@ -67,26 +63,15 @@ class LoadedModel:
         return {name: tensor.numpy() for name, tensor in outputs.items()}
 
     def warm_up(self) -> None:
-        """Answers a canned request on ``predict_text`` and ``embed_tokens``; raises
-        :class:`ModelError` when outputs have the wrong shape or are not finite."""
-        batch = len(WARM_UP_TEXTS)
-        texts = [text.encode("utf-8") for text in WARM_UP_TEXTS]
-        predicted = self.run("predict_text", texts)
-        probabilities = predicted["probabilities"]
-        _check(probabilities.ndim == 2 and probabilities.shape[0] == batch and probabilities.shape[1] >= 2,
-               f"predict_text probabilities have shape {probabilities.shape}")
-        _check(np.isfinite(probabilities).all() and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3),
-               "predict_text probabilities are not distributions")
-        _check(predicted["label"].shape == (batch,), f"predict_text label has shape {predicted['label'].shape}")
-        embedded = self.run("embed_tokens", texts)
-        embeddings = embedded["embeddings"]
-        _check(embeddings.ndim == 3 and embeddings.shape[:2] == embedded["tokens"].shape == embedded["mask"].shape
-               and embeddings.shape[0] == batch, f"embed_tokens outputs have shapes {embeddings.shape}, "
-               f"{embedded['tokens'].shape}, {embedded['mask'].shape}")
-        _check(np.isfinite(embeddings).all(), "embed_tokens embeddings are not finite")
+        """Answers canned texts on ``predict_text`` and ``embed_tokens``; raises
+        :class:`ModelError` when :func:`charword.servability.check_servable` refuses."""
+        try:
+            check_servable(list(self._functions), self.run, [text.encode("utf-8") for text in WARM_UP_TEXTS])
+        except NotServableError as error:
+            raise ModelError(f"warm-up failed: {error}") from None
 
     def asset_lines(self, name: str) -> List[str]:
-        """Lines of an asset file of the SavedModel (``words`` is the word vocabulary)."""
+        """Lines of an asset file of the SavedModel (``contract.WORD_VOCAB`` is the word vocabulary)."""
         with tf.io.gfile.GFile(os.path.join(self.path, "assets", name)) as handle:
             return [line.rstrip("\n") for line in handle]
 
@@ -98,10 +83,6 @@ def _reason(message: str) -> str:
     useful = [line for line in lines if not line.startswith(noise)]
     return (useful or lines or ["the model rejected the input"])[0][:300]
 
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ModelError(f"warm-up failed: {message}")
 
 
 def load(path: str, version: int) -> LoadedModel:

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping
 
 import numpy as np
+from charword import contract
 
 VERSION_HEADER = "X-Model-Version"  # names the version that answered; bodies stay TF Serving's
-DEFAULT_TEXT_SIGNATURE = "predict_text"
-DEFAULT_BINARY_SIGNATURE = "serving_default"
+DEFAULT_TEXT_SIGNATURE = contract.PREDICT_TEXT
+DEFAULT_BINARY_SIGNATURE = contract.SERVING_DEFAULT
 
 
 class BadRequest(ValueError):

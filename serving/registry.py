@@ -21,7 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
-from serving.model import SAVED_MODEL_FILE, LoadedModel, load
+from charword.contract import SAVED_MODEL_FILE
+from serving.model import LoadedModel, load
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from charword.cli import DEMO_DATA
+from charword.demo_data import DEMO_DATA
 from charword.config import CharwordConfig
 from pipeline.local_run import PipelineBusyError, run_local
 
@@ -28,7 +28,7 @@ def _wait_for(condition, timeout, process, what):
 
 
 def _trainer_started(cfg):
-    run_dir = os.path.join(cfg.pipeline.pipeline_root, "Trainer", "model_run")
+    run_dir = os.path.join(layout.pipeline_root(cfg.pipeline), "Trainer", "model_run")
     return os.path.isdir(run_dir) and any(files for _, _, files in os.walk(run_dir))
 
 
@@ -47,7 +47,7 @@ def test_concurrent_run_is_refused_and_a_killed_trainer_is_recovered(tmp_path):
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(cfg.to_dict()))
 
-    first = subprocess.Popen([sys.executable, "-m", "charword.cli", "run", "--data", str(data),
+    first = subprocess.Popen([sys.executable, "-m", "cli", "run", "--data", str(data),
                               "--config", str(config_file)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -65,7 +65,7 @@ def test_concurrent_run_is_refused_and_a_killed_trainer_is_recovered(tmp_path):
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
     assert first.returncode == -signal.SIGKILL
-    assert not os.path.exists(cfg.pipeline.push_dir) or not os.listdir(cfg.pipeline.push_dir)
+    assert not os.path.exists(layout.push_dir(cfg.pipeline)) or not os.listdir(layout.push_dir(cfg.pipeline))
 
     summary = run_local(cfg, str(data))
     states = {run.component: run.state for run in summary.components}

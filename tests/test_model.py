@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from components.servable_probe import check_model
 from trainer.export import SIGNATURES
@@ -62,10 +62,10 @@ def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder
         words = np.zeros((1, max_tokens), np.int64)
         char_ids = np.zeros((1, max_tokens, max_chars), np.int64)
         words[0, :3] = word_ids
-        char_ids[0, :3, 0] = features.BEGIN_OF_WORD_ID
+        char_ids[0, :3, 0] = contract.BEGIN_OF_WORD_ID
         char_ids[0, :3, 1:6] = chars
-        char_ids[0, :3, 6] = features.END_OF_WORD_ID
-        return {features.WORD_IDS: words, features.CHAR_IDS: char_ids}
+        char_ids[0, :3, 6] = contract.END_OF_WORD_ID
+        return {contract.WORD_IDS: words, contract.CHAR_IDS: char_ids}
 
     short = classifier(padded(4, 8)).numpy()
     long = classifier(padded(30, 24)).numpy()
@@ -105,8 +105,8 @@ def test_saved_model_answers_all_signatures_in_a_fresh_process(trained_model, tm
     with tf.io.TFRecordWriter(str(requests)) as writer:
         for text in ["the movie was superb .", "", "日本 👍"]:
             example = tf.train.Example(features=tf.train.Features(feature={
-                features.RAW_TEXT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
-                features.RAW_LABEL: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"positive"]))}))
+                contract.RAW_TEXT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
+                contract.RAW_LABEL: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"positive"]))}))
             writer.write(example.SerializeToString())
     probe = subprocess.run([sys.executable, "-m", "components.servable_probe", trained_model.model_dir,
                             str(requests)], capture_output=True, text=True, timeout=300, check=False)
@@ -130,7 +130,7 @@ def test_ablation_switches_build_the_expected_branches(variant, has_word, has_ch
     names = {layer.name for layer in models.classifier.layers}
     assert ("word_embedding" in names) == has_word
     assert ("char_cnn" in names) == has_char
-    inputs = {features.WORD_IDS: np.ones((2, 7), np.int64), features.CHAR_IDS: np.ones((2, 7, 9), np.int64)}
+    inputs = {contract.WORD_IDS: np.ones((2, 7), np.int64), contract.CHAR_IDS: np.ones((2, 7, 9), np.int64)}
     assert models.classifier(inputs).shape == (2, 4)
     assert models.token_encoder(inputs).shape == (2, 7, cfg.model.token_dim)
 

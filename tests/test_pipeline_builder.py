@@ -51,8 +51,8 @@ def test_wiring_gate_before_transform_and_blessings_into_pusher(tmp_path):
     assert nodes["Pusher"].inputs["infra_blessing"].producer_component_id == "ServableCheck"
     assert json.loads(nodes["Trainer"].exec_properties["train_args"])["num_steps"] == 321
     push = nodes["Pusher"].exec_properties["push_destination"]
-    assert json.loads(push)["filesystem"]["base_directory"] == CFG.pipeline.push_dir
-    assert CFG.pipeline.push_dir.endswith("serving/charword")
+    assert json.loads(push)["filesystem"]["base_directory"] == layout.push_dir(CFG.pipeline)
+    assert layout.push_dir(CFG.pipeline).endswith("serving/charword")
 
 
 def test_eval_config_thresholds_come_from_config():
@@ -79,13 +79,13 @@ def test_ranking_metric_is_auc_for_binary_and_macro_f1_for_multiclass(num_classe
 
 def test_beam_args_pass_through_unchanged_and_auto_mode_follows_data_size():
     dataflow = ("--runner=DataflowRunner", "--project=p", "--region=europe-west4", "--temp_location=gs://b/tmp")
-    assert CFG.replace(pipeline=dict(beam_args=dataflow)).pipeline.resolved_beam_args(10) == dataflow
-    small = CFG.pipeline.resolved_beam_args(data_bytes=1_000)
-    large = CFG.pipeline.resolved_beam_args(data_bytes=10**9)
+    assert resolve_beam_args(CFG.replace(pipeline=dict(beam_args=dataflow)).pipeline, 10) == dataflow
+    small = resolve_beam_args(CFG.pipeline, data_bytes=1_000)
+    large = resolve_beam_args(CFG.pipeline, data_bytes=10**9)
     assert small == ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     assert large[0] == "--direct_running_mode=multi_processing"
     forced = CFG.replace(pipeline=dict(direct_running_mode="multi_processing", direct_num_workers=3))
-    assert forced.pipeline.resolved_beam_args(1_000) == ("--direct_running_mode=multi_processing",
+    assert resolve_beam_args(forced.pipeline, 1_000) == ("--direct_running_mode=multi_processing",
                                                          "--direct_num_workers=3")
 
 

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from charword.cli import DEMO_DATA
+from charword.demo_data import DEMO_DATA
 from charword.data import DataError
 from charword.config import CharwordConfig
 from components.anomaly_gate import DataAnomaliesError
@@ -73,12 +73,12 @@ def test_first_run_blesses_and_pushes(workspace):
     states = _component_states(summary)
     assert all(state == "ran" for state in states.values()), states
     assert summary.blessed and summary.servable and summary.pushed
-    assert summary.pushed_to.startswith(workspace["cfg"].pipeline.push_dir)
+    assert summary.pushed_to.startswith(layout.push_dir(workspace["cfg"].pipeline))
     assert os.path.exists(os.path.join(summary.pushed_to, "saved_model.pb"))
     assert {"overall", "has_oov=0", "has_oov=1"} <= set(summary.metrics)
     assert summary.metrics["overall"]["sparse_categorical_accuracy"] >= 0.65
     assert "macro_auc" in summary.metrics["overall"]
-    assert os.path.exists(os.path.join(workspace["cfg"].pipeline.pinned_schema_dir, "schema.pbtxt"))
+    assert os.path.exists(os.path.join(layout.pinned_schema_dir(workspace["cfg"].pipeline), "schema.pbtxt"))
     assert summary.staging["rows_read"] == len(workspace["rows"]) + len(AWKWARD_ROWS)
     assert summary.staging["rows_dropped"] == 3 and summary.staging["rows_truncated"] == 2
 
@@ -95,13 +95,13 @@ def test_second_run_reuses_cache_and_compares_with_the_baseline(workspace):
 
 def test_a_clearly_worse_model_is_not_blessed_and_nothing_is_pushed(workspace):
     cfg = workspace["cfg"]
-    before = _serving_snapshot(cfg.pipeline.push_dir)
+    before = _serving_snapshot(layout.push_dir(cfg.pipeline))
     worse = cfg.replace(training=dict(train_steps=2, epochs=1, learning_rate=1e-7))
     summary = run_local(worse, workspace["data"])
     assert summary.blessed is False and summary.pushed is False
     overall = [f for f in summary.validation_failures if "sparse_categorical_accuracy on overall" in f]
     assert overall and "short by" in overall[0], summary.validation_failures
-    assert _serving_snapshot(cfg.pipeline.push_dir) == before
+    assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before
 
 
 @pytest.mark.parametrize("case,feature", [
@@ -111,7 +111,7 @@ def test_a_clearly_worse_model_is_not_blessed_and_nothing_is_pushed(workspace):
 ])
 def test_anomalous_data_stops_before_training_and_pushes_nothing(workspace, case, feature):
     cfg = workspace["cfg"]
-    before = _serving_snapshot(cfg.pipeline.push_dir)
+    before = _serving_snapshot(layout.push_dir(cfg.pipeline))
     rows = workspace["rows"]
     if case.startswith("integer"):
         rows = [(text, 1 if label == "positive" else 0) for text, label in rows]
@@ -124,7 +124,7 @@ def test_anomalous_data_stops_before_training_and_pushes_nothing(workspace, case
         run_local(cfg, bad_data)
     message = str(error.value)
     assert f"'{feature}'" in message and "SchemaDiff.pb" in message
-    assert _serving_snapshot(cfg.pipeline.push_dir) == before
+    assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before
 
 
 @pytest.mark.parametrize("case,expected", [
@@ -136,7 +136,7 @@ def test_anomalous_data_stops_before_training_and_pushes_nothing(workspace, case
 ])
 def test_unreadable_data_stops_with_file_row_field_and_pushes_nothing(workspace, case, expected):
     cfg = workspace["cfg"]
-    before = _serving_snapshot(cfg.pipeline.push_dir)
+    before = _serving_snapshot(layout.push_dir(cfg.pipeline))
     path = workspace["root"] / f"{case.replace(' ', '_')}.csv"
     if case == "column renamed":
         _write_rows(path, workspace["rows"][:20], header=("review", "label"))
@@ -151,4 +151,4 @@ def test_unreadable_data_stops_with_file_row_field_and_pushes_nothing(workspace,
     assert expected in str(error.value)
     if case != "missing path":
         assert str(path) in str(error.value)
-    assert _serving_snapshot(cfg.pipeline.push_dir) == before
+    assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
 from preprocessing import text_ops
 from tests.transform_helpers import transform
@@ -43,7 +43,7 @@ def layer(transformed):
 
 
 def apply_layer(layer, texts):
-    out = layer({features.RAW_TEXT: tf.constant(texts), features.RAW_LABEL: tf.constant(["positive"] * len(texts))})
+    out = layer({contract.RAW_TEXT: tf.constant(texts), contract.RAW_LABEL: tf.constant(["positive"] * len(texts))})
     return {name: value.numpy() for name, value in out.items()}
 
 
@@ -63,47 +63,47 @@ def test_char_ids_of_token_i_decode_to_token_i(layer, text):
     tokens = python_tokens(text)
     assert 0 < len(tokens) <= PREP.max_tokens
     for i, token in enumerate(tokens):
-        assert text_ops.decode_char_ids(out[features.CHAR_IDS][0, i]) == token.encode("utf-8")
-        assert out[features.WORD_IDS][0, i] != features.WORD_PAD_ID
-    assert (out[features.WORD_IDS][0, len(tokens):] == features.WORD_PAD_ID).all()
-    assert (out[features.CHAR_IDS][0, len(tokens):] == features.CHAR_PAD_ID).all()
+        assert text_ops.decode_char_ids(out[contract.CHAR_IDS][0, i]) == token.encode("utf-8")
+        assert out[contract.WORD_IDS][0, i] != contract.WORD_PAD_ID
+    assert (out[contract.WORD_IDS][0, len(tokens):] == contract.WORD_PAD_ID).all()
+    assert (out[contract.CHAR_IDS][0, len(tokens):] == contract.CHAR_PAD_ID).all()
 
 
 def test_long_text_keeps_first_max_tokens_and_counts_the_rest(layer):
     text = "one two three four five six seven eight nine"
     out = apply_layer(layer, [text])
-    assert out[features.WORD_IDS].shape == (1, PREP.max_tokens)
-    assert (out[features.WORD_IDS][0] != 0).all()
-    assert text_ops.decode_char_ids(out[features.CHAR_IDS][0, -1]) == b"six"
-    assert out[features.TOKEN_COUNT][0] == 9 and out[features.DROPPED_TOKEN_COUNT][0] == 3
+    assert out[contract.WORD_IDS].shape == (1, PREP.max_tokens)
+    assert (out[contract.WORD_IDS][0] != 0).all()
+    assert text_ops.decode_char_ids(out[contract.CHAR_IDS][0, -1]) == b"six"
+    assert out[contract.TOKEN_COUNT][0] == 9 and out[contract.DROPPED_TOKEN_COUNT][0] == 3
 
 
 def test_long_token_is_cut_to_max_chars_keeping_both_markers(layer):
     out = apply_layer(layer, ["supercalifragilisticexpialidocious film"])
-    row = out[features.CHAR_IDS][0, 0]
+    row = out[contract.CHAR_IDS][0, 0]
     assert row.shape == (PREP.max_chars,)
-    assert row[0] == features.BEGIN_OF_WORD_ID and row[-1] == features.END_OF_WORD_ID
+    assert row[0] == contract.BEGIN_OF_WORD_ID and row[-1] == contract.END_OF_WORD_ID
     assert text_ops.decode_char_ids(row) == b"supercalifragilisticexpialidocious"[: PREP.max_chars - 2]
-    assert out[features.TRUNCATED_TOKEN_COUNT][0] == 1
+    assert out[contract.TRUNCATED_TOKEN_COUNT][0] == 1
 
 
 def test_empty_and_whitespace_text_become_all_padding(layer):
     out = apply_layer(layer, ["", "  \t "])
-    assert (out[features.WORD_IDS] == 0).all() and (out[features.CHAR_IDS] == 0).all()
-    assert (out[features.TOKEN_COUNT] == 0).all() and (out[features.HAS_OOV] == 0).all()
+    assert (out[contract.WORD_IDS] == 0).all() and (out[contract.CHAR_IDS] == 0).all()
+    assert (out[contract.TOKEN_COUNT] == 0).all() and (out[contract.HAS_OOV] == 0).all()
 
 
 def test_vocabulary_frequent_words_get_ids_rare_words_share_oov_buckets(transformed, layer):
-    vocab = [w.decode() for w in tft.TFTransformOutput(transformed[0]).vocabulary_by_name(features.WORD_VOCAB)]
+    vocab = [w.decode() for w in tft.TFTransformOutput(transformed[0]).vocabulary_by_name(contract.WORD_VOCAB)]
     assert {"film", "good", "bad", "the", "was", "acting"} <= set(vocab)
     assert "rareword" not in vocab  # seen once, below frequency_threshold=2
     out = apply_layer(layer, ["good film rareword unseenword"])
-    ids = out[features.WORD_IDS][0]
+    ids = out[contract.WORD_IDS][0]
     assert ids[0] == vocab.index("good") + 1 and ids[1] == vocab.index("film") + 1
     oov_range = range(len(vocab) + 1, len(vocab) + 1 + PREP.num_oov_buckets)
     assert ids[2] in oov_range and ids[3] in oov_range
-    assert (ids[4:] == features.WORD_PAD_ID).all()
-    assert out[features.OOV_COUNT][0] == 2 and out[features.HAS_OOV][0] == 1
+    assert (ids[4:] == contract.WORD_PAD_ID).all()
+    assert out[contract.OOV_COUNT][0] == 2 and out[contract.HAS_OOV][0] == 1
 
 
 def _rows_key(rows):
@@ -114,8 +114,8 @@ def test_beam_output_equals_serving_layer_output(transformed, layer):
     """No training/serving skew: the TFT layer reproduces the Beam run row for row."""
     _, train_rows, eval_rows = transformed
     pairs = TRAIN + EVAL
-    served = layer({features.RAW_TEXT: tf.constant([t for t, _ in pairs]),
-                    features.RAW_LABEL: tf.constant([label for _, label in pairs])})
+    served = layer({contract.RAW_TEXT: tf.constant([t for t, _ in pairs]),
+                    contract.RAW_LABEL: tf.constant([label for _, label in pairs])})
     served_rows = [{name: value.numpy()[i] for name, value in served.items()} for i in range(len(pairs))]
     assert len(train_rows) + len(eval_rows) == len(pairs)
     assert _rows_key(served_rows) == _rows_key(train_rows + eval_rows)
@@ -126,7 +126,7 @@ def test_label_vocabulary_handles_integer_and_string_classes(tmp_path, labels):
     texts = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
     pairs = [(text, labels[i % len(labels)]) for i, text in enumerate(texts)]
     graph_dir, train_rows, _ = transform(pairs, pairs[:1], CFG, tmp_path)
-    classes = [c.decode() for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(features.LABEL_VOCAB)]
+    classes = [c.decode() for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(contract.LABEL_VOCAB)]
     assert sorted(classes) == sorted(str(label) for label in labels)
-    ids = sorted(int(row[features.LABEL_ID]) for row in train_rows)
+    ids = sorted(int(row[contract.LABEL_ID]) for row in train_rows)
     assert ids == sorted(classes.index(str(label)) for _, label in pairs)

@@ -272,7 +272,7 @@ def test_load_1000_requests_from_8_clients(served):
 
 
 def test_cli_predict_and_embed(served, capsys):
-    from charword import cli  # pylint: disable=import-outside-toplevel
+    from cli import main as cli  # pylint: disable=import-outside-toplevel
     texts = ["the movie was wonderful .", "the acting was awful ."]
     for source in (["--url", f"{served.url}/v1/models/{NAME}"], ["--model-dir", served.model_dir]):
         assert cli.main(["predict", *texts, *source]) == 0
@@ -363,7 +363,7 @@ def test_restarted_server_serves_the_newest_valid_version(trained_model, tmp_pat
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "charword.cli", "serve", "--model-dir", model_dir,
+        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model-dir", model_dir,
                                     "--name", NAME, "--port", str(port), "--poll-seconds", "1"],
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -18,17 +18,14 @@ from typing import Dict
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from charword import features
+from charword import contract
 from charword.config import PreprocessingConfig
 from preprocessing import text_ops
 from trainer.model import Models
 
-SIGNATURES = ("serving_default", "predict_text", "embed_tokens", "transform_features")
-
-
 def label_names(tf_transform_output: tft.TFTransformOutput) -> list:
     """Class names in class-id order, from the label vocabulary Transform wrote."""
-    return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(features.LABEL_VOCAB)]
+    return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(contract.LABEL_VOCAB)]
 
 
 def _raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
@@ -52,38 +49,38 @@ class _Exporter(tf.Module):
 
     def _model_inputs(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         transformed = self.tft_layer(raw)
-        return {name: transformed[name] for name in features.MODEL_INPUTS}
+        return {name: transformed[name] for name in contract.MODEL_INPUTS}
 
     def _from_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
-        return self._model_inputs({features.RAW_TEXT: _raw_text_input(text, self.raw_spec[features.RAW_TEXT])})
+        return self._model_inputs({contract.RAW_TEXT: _raw_text_input(text, self.raw_spec[contract.RAW_TEXT])})
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
     def serve_examples(self, examples):
-        spec = {k: v for k, v in self.raw_spec.items() if k != features.RAW_LABEL}
+        spec = {k: v for k, v in self.raw_spec.items() if k != contract.RAW_LABEL}
         probabilities = self.classifier(self._model_inputs(tf.io.parse_example(examples, spec)), training=False)
-        return {"probabilities": probabilities}
+        return {contract.PROBABILITIES: probabilities}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.TEXT_INPUT)])
     def predict_text(self, text):
         probabilities = self.classifier(self._from_text(text), training=False)
         batch = tf.shape(text)[0]
         return {
-            "probabilities": probabilities,
-            "label": tf.gather(self.classes, tf.argmax(probabilities, axis=-1)),
-            "classes": tf.tile(tf.expand_dims(self.classes, 0), [batch, 1]),
+            contract.PROBABILITIES: probabilities,
+            contract.LABEL: tf.gather(self.classes, tf.argmax(probabilities, axis=-1)),
+            contract.CLASSES: tf.tile(tf.expand_dims(self.classes, 0), [batch, 1]),
         }
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.TEXT_INPUT)])
     def embed_tokens(self, text):
         inputs = self._from_text(text)
         tokens = text_ops.tokenize(text, self.prep_cfg.lowercase)[:, : self.prep_cfg.max_tokens]
         return {
-            "tokens": tokens.to_tensor(default_value="", shape=[None, self.prep_cfg.max_tokens]),
-            "embeddings": self.token_encoder(inputs, training=False),
-            "mask": tf.not_equal(inputs[features.WORD_IDS], features.WORD_PAD_ID),
+            contract.TOKENS: tokens.to_tensor(default_value="", shape=[None, self.prep_cfg.max_tokens]),
+            contract.EMBEDDINGS: self.token_encoder(inputs, training=False),
+            contract.MASK: tf.not_equal(inputs[contract.WORD_IDS], contract.WORD_PAD_ID),
         }
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
     def transform_features(self, examples):
         return self.tft_layer(tf.io.parse_example(examples, self.raw_spec))
 
@@ -93,9 +90,9 @@ def export_saved_model(models: Models, tf_transform_output: tft.TFTransformOutpu
     """Writes the SavedModel with all four signatures to ``export_dir``."""
     exporter = _Exporter(models, tf_transform_output, prep_cfg)
     signatures = {
-        "serving_default": exporter.serve_examples,
-        "predict_text": exporter.predict_text,
-        "embed_tokens": exporter.embed_tokens,
-        "transform_features": exporter.transform_features,
+        contract.SERVING_DEFAULT: exporter.serve_examples,
+        contract.PREDICT_TEXT: exporter.predict_text,
+        contract.EMBED_TOKENS: exporter.embed_tokens,
+        contract.TRANSFORM_FEATURES: exporter.transform_features,
     }
     tf.saved_model.save(exporter, export_dir, signatures=signatures)

@@ -11,17 +11,17 @@ from typing import Sequence, Tuple
 import tensorflow as tf
 import tf_keras as keras
 
-from charword import features
+from charword import contract
 
 
 def token_mask(word_ids: tf.Tensor) -> tf.Tensor:
     """``[B, T]`` bool: True for real tokens, False for token padding (word id 0)."""
-    return tf.not_equal(word_ids, features.WORD_PAD_ID)
+    return tf.not_equal(word_ids, contract.WORD_PAD_ID)
 
 
 def char_mask(char_ids: tf.Tensor) -> tf.Tensor:
     """``[B, T, C]`` bool: True for character ids (markers included), False for padding."""
-    return tf.not_equal(char_ids, features.CHAR_PAD_ID)
+    return tf.not_equal(char_ids, contract.CHAR_PAD_ID)
 
 
 def masked_max(values: tf.Tensor, mask: tf.Tensor, axis: int) -> tf.Tensor:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import tf_keras as keras
 
-from charword import features
+from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
 from trainer import layers
 
@@ -29,17 +29,17 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     added here) and ``num_classes`` classes. Inputs accept any token and char length."""
     if num_classes < 2:
         raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
-    word_ids = keras.Input(shape=(None,), dtype="int64", name=features.WORD_IDS)
-    char_ids = keras.Input(shape=(None, None), dtype="int64", name=features.CHAR_IDS)
-    inputs = {features.WORD_IDS: word_ids, features.CHAR_IDS: char_ids}
+    word_ids = keras.Input(shape=(None,), dtype="int64", name=contract.WORD_IDS)
+    char_ids = keras.Input(shape=(None, None), dtype="int64", name=contract.CHAR_IDS)
+    inputs = {contract.WORD_IDS: word_ids, contract.CHAR_IDS: char_ids}
     mask = layers.token_mask(word_ids)
 
     branches = []
     if model_cfg.variant in ("hybrid", "word_only"):
-        vocab_rows = features.word_vocab_input_dim(word_vocab_size, prep_cfg)
+        vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
         branches.append(keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name="word_embedding")(word_ids))
     if model_cfg.variant in ("hybrid", "char_only"):
-        char_vectors = keras.layers.Embedding(features.CHAR_VOCAB_SIZE, model_cfg.char_dim,
+        char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
                                               name="char_embedding")(char_ids)
         if model_cfg.char_encoder == "cnn":
             encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers,

@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
 from trainer import data, distribution, export
 from trainer.model import build_models
@@ -38,8 +38,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     training = cfg.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    word_vocab_size = tf_transform_output.vocabulary_size_by_name(features.WORD_VOCAB)
-    num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCAB)
+    word_vocab_size = tf_transform_output.vocabulary_size_by_name(contract.WORD_VOCAB)
+    num_classes = tf_transform_output.vocabulary_size_by_name(contract.LABEL_VOCAB)
 
     strategy = distribution.make_strategy()
     replicas = strategy.num_replicas_in_sync

@@ -8,14 +8,14 @@ transformed ``tf.Example`` s.
 import functools
 import os
 import tempfile
-from typing import Dict, List, NamedTuple, Sequence
+from typing import List, NamedTuple, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from charword import features
+from charword import contract
 from charword.config import CharwordConfig
 from tensorflow_transform.tf_metadata import metadata_io
 
@@ -30,22 +30,14 @@ class TransformedData(NamedTuple):
     eval_pattern: str
 
 
-def raw_feature_spec(labels_are_integers: bool) -> Dict[str, tf.io.FixedLenFeature]:
-    """Raw features as ExampleGen + SchemaGen type them for staged data."""
-    return {
-        features.RAW_TEXT: tf.io.FixedLenFeature([], tf.string),
-        features.RAW_LABEL: tf.io.FixedLenFeature([], tf.int64 if labels_are_integers else tf.string),
-    }
-
-
 def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: CharwordConfig, output_dir: str,
                    beam_args: Sequence[str] = ()) -> TransformedData:
     """Analyses ``train_rows`` and transforms both row lists (dicts with raw features).
 
     Labels are typed like ExampleGen types them: integers if every label is one.
     """
-    labels_are_integers = all(isinstance(r[features.RAW_LABEL], int) for r in list(train_rows) + list(eval_rows))
-    metadata = tft.DatasetMetadata.from_feature_spec(raw_feature_spec(labels_are_integers))
+    labels_are_integers = all(isinstance(r[contract.RAW_LABEL], int) for r in list(train_rows) + list(eval_rows))
+    metadata = tft.DatasetMetadata.from_feature_spec(contract.raw_feature_spec(labels_are_integers))
     fn = functools.partial(preprocessing_fn, custom_config=cfg.to_dict())
     graph_dir = os.path.join(output_dir, "transform_graph")
     patterns = {split: os.path.join(output_dir, "transformed", split, "part") for split in ("train", "eval")}
@@ -67,4 +59,4 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
 
 def rows_from_pairs(pairs: Sequence[tuple]) -> List[dict]:
     """``[(text, label), ...]`` to raw-feature dicts."""
-    return [{features.RAW_TEXT: text, features.RAW_LABEL: label} for text, label in pairs]
+    return [{contract.RAW_TEXT: text, contract.RAW_LABEL: label} for text, label in pairs]

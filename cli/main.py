@@ -18,9 +18,9 @@ import time
 import warnings
 from typing import List, Optional
 
-from charword.config import CharwordConfig, ConfigError
-
-DEMO_DATA = os.path.join(os.path.dirname(__file__), "demo_data", "reviews.csv")
+from charword import contract
+from charword.config import CharwordConfig, ConfigError, load_config
+from charword.demo_data import DEMO_DATA
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -35,20 +35,14 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
                              "--beam-arg=--runner=DataflowRunner")
 
 
-def load_config(args: argparse.Namespace) -> CharwordConfig:
+def config_from_args(args: argparse.Namespace) -> CharwordConfig:
     """The configuration: defaults, then ``--config`` JSON, then command-line flags."""
-    cfg = CharwordConfig()
-    if args.config:
-        with open(args.config, encoding="utf-8") as handle:
-            cfg = CharwordConfig.from_dict(json.load(handle))
-    overrides = {
+    return load_config(args.config, {
         "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None},
         "data": {"text_column": args.text_column, "label_column": args.label_column},
         "training": {"train_steps": args.train_steps},
         "model": {"variant": args.variant},
-    }
-    return cfg.replace(**{section: {k: v for k, v in values.items() if v is not None}
-                          for section, values in overrides.items()})
+    })
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -71,7 +65,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
+    cfg = config_from_args(args)
     from pipeline.local_run import run_local  # pylint: disable=import-outside-toplevel
     from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel
     started = time.time()
@@ -85,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
-    cfg = load_config(args)
+    cfg = config_from_args(args)
     from pipeline.kubeflow_dag import compile_pipeline  # pylint: disable=import-outside-toplevel
     path = compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
                             num_classes=args.num_classes)
@@ -114,24 +108,24 @@ def _answer(args: argparse.Namespace, signature: str):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    version, rows, _ = _answer(args, "predict_text")
-    width = max(len(row["label"]) for row in rows)
+    version, rows, _ = _answer(args, contract.PREDICT_TEXT)
+    width = max(len(row[contract.LABEL]) for row in rows)
     for text, row in zip(args.texts, rows):
-        print(f"{row['label']:<{width}}  {max(row['probabilities']):.3f}  {text}")
+        print(f"{row[contract.LABEL]:<{width}}  {max(row[contract.PROBABILITIES]):.3f}  {text}")
     print(f"(model version {version})")
     return 0
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
     import numpy as np  # pylint: disable=import-outside-toplevel
-    version, rows, model = _answer(args, "embed_tokens")
+    version, rows, model = _answer(args, contract.EMBED_TOKENS)
     index = None
     if model is not None and args.nearest > 0:
         from serving.client import VocabularyIndex  # pylint: disable=import-outside-toplevel
         index = VocabularyIndex(model)
     for text, row in zip(args.texts, rows):
-        tokens = [token for token, kept in zip(row["tokens"], row["mask"]) if kept]
-        vectors = np.asarray(row["embeddings"], dtype=np.float32)[: len(tokens)]
+        tokens = [token for token, kept in zip(row[contract.TOKENS], row[contract.MASK]) if kept]
+        vectors = np.asarray(row[contract.EMBEDDINGS], dtype=np.float32)[: len(tokens)]
         print(f"{text!r}: {len(tokens)} token(s), {vectors.shape[-1]}-dimensional vectors")
         width = max([len(token) for token in tokens] + [5])
         print(f"  {'token':<{width}}  {'norm':>6}" + ("  nearest vocabulary words (cosine)" if index else ""))

@@ -1,0 +1,76 @@
+"""The contract every part of charword shares: feature names and shapes, vocabulary
+files, character ids, and the exported model's signatures with their inputs and outputs.
+
+Transform writes these features, the Trainer reads them, the exporter names its
+signatures and outputs with these constants, and the Evaluator, ServableCheck, the
+model server and the CLI call them by the same names. Nothing else spells them.
+
+Raw features are what the data reader stages for ExampleGen (whatever the source
+columns were called); transformed features are what ``preprocessing_fn`` emits.
+"""
+from typing import Dict
+
+# Raw features (columns of the staged CSV).
+RAW_TEXT = "text"
+RAW_LABEL = "label"
+
+# Transformed features.
+WORD_IDS = "word_ids"                  # int64 [max_tokens]; 0 = padding
+CHAR_IDS = "char_ids"                  # int64 [max_tokens, max_chars]; 0 = padding
+LABEL_ID = "label_id"                  # int64 []; index into the label vocabulary
+TOKEN_COUNT = "token_count"            # int64 []; tokens in the text before truncation
+DROPPED_TOKEN_COUNT = "dropped_token_count"      # int64 []; tokens beyond max_tokens
+TRUNCATED_TOKEN_COUNT = "truncated_token_count"  # int64 []; kept tokens cut to max_chars
+OOV_COUNT = "oov_count"                # int64 []; kept tokens outside the word vocabulary
+HAS_OOV = "has_oov"                    # int64 []; 1 if oov_count > 0 (evaluation slice)
+
+MODEL_INPUTS = (WORD_IDS, CHAR_IDS)
+
+# tf.Transform vocabulary files (assets of the transform graph and of the exported model).
+WORD_VOCAB = "words"
+LABEL_VOCAB = "labels"
+
+# Character ids, ELMo-style over UTF-8 bytes: byte b -> b + 1.
+CHAR_PAD_ID = 0
+BEGIN_OF_WORD_ID = 257
+END_OF_WORD_ID = 258
+CHAR_VOCAB_SIZE = 259
+
+WORD_PAD_ID = 0
+
+# Signatures of the exported SavedModel, their single input and their outputs.
+SERVING_DEFAULT = "serving_default"        # examples [B] -> probabilities [B, classes]
+PREDICT_TEXT = "predict_text"              # text [B] -> probabilities, label [B], classes [B, classes]
+EMBED_TOKENS = "embed_tokens"              # text [B] -> tokens [B, T], embeddings [B, T, D], mask [B, T]
+TRANSFORM_FEATURES = "transform_features"  # examples [B] -> transformed features
+SIGNATURES = (SERVING_DEFAULT, PREDICT_TEXT, EMBED_TOKENS, TRANSFORM_FEATURES)
+
+EXAMPLES_INPUT = "examples"  # serialized tf.Example [B] holding the raw features
+TEXT_INPUT = "text"          # raw text [B]
+SIGNATURE_INPUTS = {SERVING_DEFAULT: EXAMPLES_INPUT, PREDICT_TEXT: TEXT_INPUT, EMBED_TOKENS: TEXT_INPUT,
+                    TRANSFORM_FEATURES: EXAMPLES_INPUT}
+
+PROBABILITIES = "probabilities"  # float32 [B, classes]
+LABEL = "label"                  # string [B]: the most probable class name
+CLASSES = "classes"              # string [B, classes]: every class name, in class-id order
+TOKENS = "tokens"                # string [B, max_tokens]: "" is padding
+EMBEDDINGS = "embeddings"        # float32 [B, max_tokens, token_dim]: merged token vectors
+MASK = "mask"                    # bool [B, max_tokens]: True for real tokens
+SIGNATURE_OUTPUTS = {SERVING_DEFAULT: (PROBABILITIES,), PREDICT_TEXT: (PROBABILITIES, LABEL, CLASSES),
+                     EMBED_TOKENS: (TOKENS, EMBEDDINGS, MASK)}
+
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def word_vocab_input_dim(vocab_size: int, num_oov_buckets: int) -> int:
+    """Rows of the word embedding: padding, the vocabulary, then the OOV buckets."""
+    return 1 + vocab_size + num_oov_buckets
+
+
+def raw_feature_spec(labels_are_integers: bool, with_label: bool = True) -> Dict[str, object]:
+    """Raw features as ExampleGen + SchemaGen type the staged data (``tf.io`` specs)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (the contract itself needs no TF)
+    spec = {RAW_TEXT: tf.io.FixedLenFeature([], tf.string)}
+    if with_label:
+        spec[RAW_LABEL] = tf.io.FixedLenFeature([], tf.int64 if labels_are_integers else tf.string)
+    return spec

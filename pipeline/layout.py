@@ -1,0 +1,32 @@
+"""Where a local run keeps its artefacts, all under ``pipeline.output_dir``.
+
+    <output_dir>/pipeline_root/<name>/           TFX artefacts (one folder per component)
+    <output_dir>/metadata/<name>/metadata.sqlite  ML Metadata of every run
+    <output_dir>/data/<name>/                     staged CSV and its staging report
+    <output_dir>/schema/<name>/schema.pbtxt       the schema pinned by the first blessed run
+    <serving_dir or output_dir/serving>/<model_name>/<version>/   pushed models
+"""
+import os
+
+from charword.config import PipelineConfig
+
+
+def pipeline_root(cfg: PipelineConfig) -> str:
+    return os.path.join(cfg.output_dir, "pipeline_root", cfg.name)
+
+
+def metadata_path(cfg: PipelineConfig) -> str:
+    return os.path.join(cfg.output_dir, "metadata", cfg.name, "metadata.sqlite")
+
+
+def staged_data_dir(cfg: PipelineConfig) -> str:
+    return os.path.join(cfg.output_dir, "data", cfg.name)
+
+
+def pinned_schema_dir(cfg: PipelineConfig) -> str:
+    return os.path.join(cfg.output_dir, "schema", cfg.name)
+
+
+def push_dir(cfg: PipelineConfig) -> str:
+    """The Pusher's destination for this model: its version folders go inside."""
+    return os.path.join(cfg.serving_dir or os.path.join(cfg.output_dir, "serving"), cfg.model_name)
