@@ -74,8 +74,8 @@ def trained_model(tmp_path_factory):
     import io  # pylint: disable=import-outside-toplevel
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
     from harness.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
-    from harness.fn_args import make_fn_args
-from trainer import task  # pylint: disable=import-outside-toplevel
+    from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from trainer import task  # pylint: disable=import-outside-toplevel
 
     work = tmp_path_factory.mktemp("trained")
     cfg = CharwordConfig().replace(
@@ -83,8 +83,8 @@ from trainer import task  # pylint: disable=import-outside-toplevel
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32))),
         training=dict(batch_size=16, train_steps=120, eval_steps=4, epochs=4, learning_rate=5e-3))
-    data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)),
-                                   rows_from_pairs(learnable_pairs(96, 2)), cfg, str(work))
+    data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
+                          str(work))
     fn_args = make_fn_args(data, cfg, str(work / "trainer"))
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
