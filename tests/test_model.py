@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
+from charword.servability import NotServableError
 from components.servable_probe import check_model
-from trainer.export import SIGNATURES
 from trainer.model import build_models
 
 
@@ -111,14 +111,14 @@ def test_saved_model_answers_all_signatures_in_a_fresh_process(trained_model, tm
     probe = subprocess.run([sys.executable, "-m", "components.servable_probe", trained_model.model_dir,
                             str(requests)], capture_output=True, text=True, timeout=300, check=False)
     assert probe.returncode == 0, probe.stderr[-2000:]
-    assert f"answered all {len(SIGNATURES)} signatures on 3 requests" in probe.stdout
+    assert f"answered all {len(contract.SIGNATURES)} signatures on 3 requests" in probe.stdout
 
 
 def test_probe_rejects_a_model_missing_signatures(tmp_path):
     module = tf.Module()
     module.f = tf.function(lambda x: {"y": x}, input_signature=[tf.TensorSpec([None], tf.string)])
     tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.f})
-    with pytest.raises(AssertionError, match="signatures missing"):
+    with pytest.raises(NotServableError, match="lacks the signature"):
         check_model(str(tmp_path), [b""])
 
 
