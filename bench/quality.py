@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_transform as tft
 
-import trainer.export  # noqa: F401  pylint: disable=unused-import  (registers the tf.Text ops SavedModels use)
+import charword
 from charword import contract
 from charword.config import CharwordConfig
 from harness.transform import rows_from_pairs, transform_rows
@@ -59,8 +59,8 @@ def _transformed_counts(layer, texts: List[str]) -> Dict[str, list]:
 def _predict(signature, texts: List[str]) -> List[str]:
     labels: List[str] = []
     for start in range(0, len(texts), BATCH):
-        out = signature(text=tf.constant(texts[start:start + BATCH]))
-        labels.extend(label.decode("utf-8") for label in out["label"].numpy())
+        out = signature(**{contract.TEXT_INPUT: tf.constant(texts[start:start + BATCH])})
+        labels.extend(label.decode("utf-8") for label in out[contract.LABEL].numpy())
     return labels
 
 
@@ -86,7 +86,7 @@ def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_label
     }
     results = {}
     for (variant, seed), model_dir in sorted(models.items()):
-        signature = tf.saved_model.load(model_dir).signatures["predict_text"]
+        signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
         entry = {"accuracy": {}}
         for rate, texts in texts_by_rate.items():
             correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]

@@ -27,6 +27,8 @@ from typing import Dict, List
 import httpx
 import numpy as np
 
+from charword import contract
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "charword"
 SUBJECTS = ("the movie", "this film", "the plot", "the acting", "the soundtrack", "the ending")
@@ -87,7 +89,7 @@ async def run_config(url: str, batch: int, clients: int, requests: int, max_seco
         nonlocal errors, issued
         while issued < requests and time.monotonic() < deadline:
             issued += 1
-            body = {"signature_name": "predict_text", "instances": sentences(batch, issued)}
+            body = {"signature_name": contract.PREDICT_TEXT, "instances": sentences(batch, issued)}
             started = time.perf_counter()
             try:
                 response = await http.post(f"{url}/v1/models/{NAME}:predict", json=body)
