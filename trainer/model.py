@@ -23,15 +23,36 @@ class Models(NamedTuple):
     token_encoder: keras.Model  # {word_ids, char_ids} -> merged token vectors [B, T, D]
 
 
+def model_inputs() -> dict:
+    """The model's symbolic Keras inputs by name, int64, any token and char length:
+    ``word_ids`` [B, T] and ``char_ids`` [B, T, C]."""
+    return {contract.WORD_IDS: keras.Input(shape=(None,), dtype="int64", name=contract.WORD_IDS),
+            contract.CHAR_IDS: keras.Input(shape=(None, None), dtype="int64", name=contract.CHAR_IDS)}
+
+
+def build_char_encoder(model_cfg: ModelConfig, char_ids):
+    """The char branch on the symbolic ``char_ids`` [B, T, C]: byte embedding
+    (``char_embedding``), then the configured ``char_cnn`` or ``char_bilstm`` encoder over
+    each token's chars (padding chars masked). Returns char vectors [B, T, char_output_dim]."""
+    char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
+                                          name="char_embedding")(char_ids)
+    if model_cfg.char_encoder == "cnn":
+        encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers,
+                                        model_cfg.char_output_dim, name="char_cnn")
+    else:
+        encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
+                                           model_cfg.char_output_dim, name="char_bilstm")
+    return encoder(char_vectors, mask=layers.char_mask(char_ids))
+
+
 def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
                  num_classes: int) -> Models:
     """Builds the classifier for ``word_vocab_size`` words (OOV buckets and padding are
     added here) and ``num_classes`` classes. Inputs accept any token and char length."""
     if num_classes < 2:
         raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
-    word_ids = keras.Input(shape=(None,), dtype="int64", name=contract.WORD_IDS)
-    char_ids = keras.Input(shape=(None, None), dtype="int64", name=contract.CHAR_IDS)
-    inputs = {contract.WORD_IDS: word_ids, contract.CHAR_IDS: char_ids}
+    inputs = model_inputs()
+    word_ids, char_ids = inputs[contract.WORD_IDS], inputs[contract.CHAR_IDS]
     mask = layers.token_mask(word_ids)
 
     branches = []
@@ -39,15 +60,7 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
         vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
         branches.append(keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name="word_embedding")(word_ids))
     if model_cfg.variant in ("hybrid", "char_only"):
-        char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
-                                              name="char_embedding")(char_ids)
-        if model_cfg.char_encoder == "cnn":
-            encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers,
-                                            model_cfg.char_output_dim, name="char_cnn")
-        else:
-            encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
-                                               model_cfg.char_output_dim, name="char_bilstm")
-        branches.append(encoder(char_vectors, mask=layers.char_mask(char_ids)))
+        branches.append(build_char_encoder(model_cfg, char_ids))
 
     tokens = layers.TokenMerge(model_cfg.merge, model_cfg.token_dim, name="token_merge")(branches)
     token_encoder = keras.Model(inputs, tokens, name="token_encoder")
@@ -56,6 +69,6 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units, name="sentence_encoder")(
         x, mask=mask)
     x = keras.layers.Dropout(model_cfg.dropout, name="head_dropout")(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name=contract.PROBABILITIES)(x)
     classifier = keras.Model(inputs, probabilities, name=f"charword_{model_cfg.variant}")
     return Models(classifier, token_encoder)
