@@ -1,4 +1,5 @@
-"""Deterministic character-level typos for robustness tests.
+"""Deterministic character-level typos for robustness tests (the edits themselves are
+:func:`charword.misspellings.typo`, which the Trainer's noise uses too).
 
 A token is *eligible* when it has at least two characters and at least one ASCII
 letter (so ``,`` and ``a`` are never touched: deleting a one-letter word is not a
@@ -19,59 +20,9 @@ import random
 import re
 from typing import Dict, List, Sequence, Tuple
 
-KINDS = ("swap", "drop", "insert", "substitute")
+from charword.misspellings import KINDS, QWERTY_NEIGHBOURS, is_eligible, typo  # noqa: F401  (re-exported)
 
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-# Row offsets of a physical keyboard (in key widths): a key's neighbours are the keys
-# at most one width away on its own row and the rows above and below.
-_OFFSETS = (0.0, 0.25, 0.75)
-
-
-def _neighbours() -> Dict[str, str]:
-    positions = {ch: (r, c + _OFFSETS[r]) for r, row in enumerate(_ROWS) for c, ch in enumerate(row)}
-    result = {}
-    for ch, (r, x) in positions.items():
-        result[ch] = "".join(sorted(
-            other for other, (r2, x2) in positions.items()
-            if other != ch and ((r2 == r and abs(x2 - x) == 1) or (abs(r2 - r) == 1 and abs(x2 - x) <= 0.75))))
-    return result
-
-
-QWERTY_NEIGHBOURS = _neighbours()
 _TOKEN = re.compile(r"\S+")
-_LETTER = re.compile(r"[A-Za-z]")
-
-
-def is_eligible(token: str) -> bool:
-    """Whether :func:`typo` may change this token."""
-    return len(token) >= 2 and _LETTER.search(token) is not None
-
-
-def _keyboard_neighbour(ch: str, rng: random.Random) -> str:
-    choice = rng.choice(QWERTY_NEIGHBOURS[ch.lower()])
-    return choice.upper() if ch.isupper() else choice
-
-
-def typo(token: str, rng: random.Random) -> Tuple[str, str]:
-    """``(new_token, kind)``: one edit of an eligible token; the result always differs."""
-    if not is_eligible(token):
-        raise ValueError(f"token {token!r} is not eligible for a typo")
-    letters = [i for i, ch in enumerate(token) if ch.lower() in QWERTY_NEIGHBOURS]
-    swaps = [i for i in range(len(token) - 1) if token[i] != token[i + 1]]
-    kinds = [k for k in KINDS if k != "swap" or swaps]
-    kind = rng.choice(kinds)
-    if kind == "swap":
-        i = rng.choice(swaps)
-        return token[:i] + token[i + 1] + token[i] + token[i + 2:], kind
-    if kind == "drop":
-        i = rng.randrange(len(token))
-        return token[:i] + token[i + 1:], kind
-    i = rng.choice(letters)
-    key = _keyboard_neighbour(token[i], rng)
-    if kind == "substitute":
-        return token[:i] + key + token[i + 1:], kind
-    at = i + rng.randrange(2)  # before or after the letter whose neighbour was hit
-    return token[:at] + key + token[at:], kind
 
 
 def typo_count(p: float, eligible: int) -> int:

@@ -61,6 +61,9 @@ class DataConfig(_Section):
         counted); it must stay under CsvExampleGen's 131,072-character cell limit.
       eval_buckets: ExampleGen hash buckets given to the eval split (out of
         ``train_buckets + eval_buckets``).
+      eval_data: a CSV/TSV file or directory the user holds out (e.g. a dev set): when
+        given, ExampleGen takes it as the eval split (same columns and staging checks)
+        and all of the main data trains; ``None`` splits the main data by hash buckets.
     """
 
     text_column: str = "text"
@@ -71,6 +74,7 @@ class DataConfig(_Section):
     max_text_chars: int = 100_000
     train_buckets: int = 4
     eval_buckets: int = 1
+    eval_data: Optional[str] = None
 
     def validate(self) -> None:
         _require(bool(self.text_column), "data.text_column", "must be a non-empty column name", self.text_column)
@@ -82,6 +86,8 @@ class DataConfig(_Section):
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
         _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
+        _require(self.eval_data is None or bool(self.eval_data), "data.eval_data",
+                 "must be a path or null (hash split)", self.eval_data)
         _require(isinstance(self.max_text_chars, int) and 0 < self.max_text_chars <= 131_072,
                  "data.max_text_chars", "must be an integer in [1, 131072] (CsvExampleGen's cell limit)",
                  self.max_text_chars)
@@ -120,6 +126,8 @@ VARIANTS = ("hybrid", "word_only", "char_only")
 CHAR_ENCODERS = ("cnn", "bilstm")
 MERGE_MODES = ("concat_project", "concat", "sum")
 SENTENCE_ENCODERS = ("bilstm", "cnn")
+OOV_ROUTINGS = ("none", "zero", "gate")
+AUX_TARGETS = ("token", "word")
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,10 @@ class ModelConfig(_Section):
       sentence_encoder: ``bilstm`` or ``cnn`` (conv + masked max-pool) over tokens.
       sentence_units: units of the sentence encoder.
       dropout: dropout rate on token vectors and before the head.
+      oov_routing: what the word vector of an out-of-vocabulary id (an OOV bucket) does
+        in the ``hybrid`` merge: ``none`` (kept), ``zero`` (replaced by zeros, so the
+        char vector alone describes unknown words) or ``gate`` (scaled by a learned
+        sigmoid gate of the token's char vector, applied to OOV tokens only).
     """
 
     variant: str = "hybrid"
@@ -155,9 +167,11 @@ class ModelConfig(_Section):
     sentence_encoder: str = "bilstm"
     sentence_units: int = 64
     dropout: float = 0.2
+    oov_routing: str = "none"
 
     def validate(self) -> None:
         _one_of("model", "variant", self.variant, VARIANTS)
+        _one_of("model", "oov_routing", self.oov_routing, OOV_ROUTINGS)
         _one_of("model", "char_encoder", self.char_encoder, CHAR_ENCODERS)
         _one_of("model", "merge", self.merge, MERGE_MODES)
         _one_of("model", "sentence_encoder", self.sentence_encoder, SENTENCE_ENCODERS)
@@ -198,6 +212,52 @@ class TrainingConfig(_Section):
 
 
 @dataclass(frozen=True)
+class NoiseConfig(_Section):
+    """Training-time misspellings and the loss that teaches the char branch to read them
+    (:mod:`trainer.noise`, :mod:`trainer.robust`). Evaluation and serving never see noise.
+
+    Attributes:
+      rate: probability that an eligible training token (an in-vocabulary word with at
+        least one misspelling prepared) is replaced by a misspelling, drawn anew every
+        epoch (seeded by ``training.seed``); 0 turns noise off. Word and char ids of a replaced token are what the
+        transform graph gives for the misspelled string.
+      lexicon: TSV file of real human misspellings (``misspelling<TAB>correction``);
+        ``None``: synthetic typos only.
+      lexicon_share: of the noised tokens whose word has lexicon misspellings, the share
+        that takes one; the others take a synthetic typo.
+      synthetic_per_word: one-edit typos prepared per vocabulary word (swap, drop,
+        keyboard insert or substitute); 0: lexicon misspellings only.
+      aux_weight: weight of the auxiliary loss on noised in-vocabulary tokens (MIMICK,
+        Pinter et al. 2017, adapted to noise); 0 turns it off. Needs ``rate`` > 0 and
+        a char branch (``hybrid`` or ``char_only``; ``word_only`` trains without it).
+      aux_target: ``token``: cosine distance between the merged token vector of the
+        misspelling and the (stop-gradient) merged vector of the clean token; ``word``:
+        between a linear map of the char vector of the misspelling and the
+        (stop-gradient) word vector of the clean token.
+    """
+
+    rate: float = 0.0
+    lexicon: Optional[str] = None
+    lexicon_share: float = 0.5
+    synthetic_per_word: int = 8
+    aux_weight: float = 0.0
+    aux_target: str = "token"
+
+    def validate(self) -> None:
+        _require(0.0 <= self.rate <= 1.0, "noise.rate", "must be in [0, 1]", self.rate)
+        _require(self.lexicon is None or bool(self.lexicon), "noise.lexicon", "must be a path or null", self.lexicon)
+        _require(0.0 <= self.lexicon_share <= 1.0, "noise.lexicon_share", "must be in [0, 1]", self.lexicon_share)
+        _require(isinstance(self.synthetic_per_word, int) and self.synthetic_per_word >= 0,
+                 "noise.synthetic_per_word", "must be an integer >= 0", self.synthetic_per_word)
+        _require(self.lexicon is not None or self.synthetic_per_word > 0 or self.rate == 0, "noise.synthetic_per_word",
+                 "must be > 0 when noise.rate > 0 and no noise.lexicon is given", self.synthetic_per_word)
+        _require(self.aux_weight >= 0.0, "noise.aux_weight", "must be >= 0", self.aux_weight)
+        _require(self.aux_weight == 0.0 or self.rate > 0.0, "noise.aux_weight",
+                 "needs noise.rate > 0 (it is computed on noised tokens)", self.aux_weight)
+        _one_of("noise", "aux_target", self.aux_target, AUX_TARGETS)
+
+
+@dataclass(frozen=True)
 class EvaluationConfig(_Section):
     """Gates a model must pass to be blessed.
 
@@ -207,11 +267,20 @@ class EvaluationConfig(_Section):
         last blessed model (0.0: must not be worse).
       min_oov_accuracy: lower bound on accuracy over examples with at least one
         out-of-vocabulary word; 0 reports that slice without gating on it.
+      misspelled_fraction: the robustness view scores every candidate model on the eval
+        split with this fraction of all tokens misspelled (0 turns the view off).
+      misspelling_lexicon: TSV file of real misspellings the view substitutes (keep it
+        apart from ``noise.lexicon``); ``None``: synthetic one-edit typos.
+      min_misspelled_accuracy: lower bound on that accuracy for blessing; 0 reports it
+        without gating.
     """
 
     min_accuracy: float = 0.6
     max_accuracy_drop: float = 0.01
     min_oov_accuracy: float = 0.0
+    misspelled_fraction: float = 0.1
+    misspelling_lexicon: Optional[str] = None
+    min_misspelled_accuracy: float = 0.0
 
     def validate(self) -> None:
         _require(0.0 <= self.min_accuracy <= 1.0, "evaluation.min_accuracy", "must be in [0, 1]", self.min_accuracy)
@@ -219,6 +288,15 @@ class EvaluationConfig(_Section):
                  self.max_accuracy_drop)
         _require(0.0 <= self.min_oov_accuracy <= 1.0, "evaluation.min_oov_accuracy", "must be in [0, 1]",
                  self.min_oov_accuracy)
+        _require(0.0 <= self.misspelled_fraction <= 1.0, "evaluation.misspelled_fraction", "must be in [0, 1]",
+                 self.misspelled_fraction)
+        _require(self.misspelling_lexicon is None or bool(self.misspelling_lexicon), "evaluation.misspelling_lexicon",
+                 "must be a path or null", self.misspelling_lexicon)
+        _require(0.0 <= self.min_misspelled_accuracy <= 1.0, "evaluation.min_misspelled_accuracy",
+                 "must be in [0, 1]", self.min_misspelled_accuracy)
+        _require(self.min_misspelled_accuracy == 0.0 or self.misspelled_fraction > 0.0,
+                 "evaluation.min_misspelled_accuracy", "needs evaluation.misspelled_fraction > 0",
+                 self.min_misspelled_accuracy)
 
 
 @dataclass(frozen=True)
@@ -272,6 +350,7 @@ _SECTIONS = {
     "preprocessing": PreprocessingConfig,
     "model": ModelConfig,
     "training": TrainingConfig,
+    "noise": NoiseConfig,
     "evaluation": EvaluationConfig,
     "pipeline": PipelineConfig,
 }
@@ -285,6 +364,7 @@ class CharwordConfig:
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
