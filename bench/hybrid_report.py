@@ -27,7 +27,9 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
-from charword.config import CharwordConfig  # noqa: E402  pylint: disable=wrong-import-position
+from charword.config import (  # noqa: E402  pylint: disable=wrong-import-position
+    CharwordConfig, ConfigError, load_config)
+from pipeline.beam_args import resolve_beam_args  # noqa: E402  pylint: disable=wrong-import-position
 
 from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
 from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
@@ -73,13 +75,19 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
                                    overhead_steps_per_epoch=args.overhead_steps, **extra)
 
 
-def _project_config(args: argparse.Namespace, settings: BenchSettings) -> CharwordConfig:
-    cfg = CharwordConfig()
-    if args.config:
-        with open(args.config, encoding="utf-8") as handle:
-            cfg = CharwordConfig.from_dict(json.load(handle))
-    epochs = min(cfg.training.epochs, settings.train_steps)
-    return cfg.replace(training={"train_steps": settings.train_steps, "epochs": epochs})
+def _project_config(args: argparse.Namespace) -> CharwordConfig:
+    """The ``--config`` file over the defaults; a bad file stops the run before any work."""
+    try:
+        return load_config(args.config)
+    except ConfigError as error:
+        raise SystemExit(f"--config: {error}") from None
+
+
+def _with_step_budget(cfg: CharwordConfig, train_steps: int) -> CharwordConfig:
+    """``cfg`` training for ``train_steps`` steps, in as many epochs as ``run_fn`` splits them into."""
+    from trainer.training import epoch_split  # pylint: disable=import-outside-toplevel  (loads TensorFlow)
+    epochs, _ = epoch_split(train_steps, cfg.training)
+    return cfg.replace(training={"train_steps": train_steps, "epochs": epochs})
 
 
 def _data_name(data: str) -> str:
@@ -162,7 +170,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
     settings = _settings(args)
-    cfg = _project_config(args, settings)
+    cfg = _project_config(args)
     out_dir = args.out or os.path.join("outputs", "bench", _data_name(args.data))
     work_dir = os.path.join(out_dir, "work")
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -184,6 +192,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import psutil  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from bench import quality, report, speed  # pylint: disable=import-outside-toplevel
+    cfg = _with_step_budget(cfg, settings.train_steps)
     parent_rss_mb = psutil.Process().memory_info().rss / 2**20
 
     phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + 5, os.path.join(out_dir, "logs"),

@@ -20,9 +20,10 @@ import charword
 from charword import contract
 from charword.config import CharwordConfig
 from harness.transform import rows_from_pairs, transform_rows
+from trainer.data import vocabulary_sizes
 
 from bench.phases import progress
-from bench.training import run_trainer, vocab_sizes
+from bench.training import run_trainer
 
 BATCH = 256
 
@@ -35,7 +36,7 @@ def transform_phase(train_rows: Sequence[tuple], validation_rows: Sequence[tuple
              f"Beam args {' '.join(beam_args) or '(defaults)'}")
     data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(validation_rows),
                                    cfg, out_dir, beam_args)
-    words, classes = vocab_sizes(data)
+    words, classes = vocabulary_sizes(data.transform_graph_dir)
     return {"data": data, "word_vocab_size": words, "num_classes": classes}
 
 

@@ -24,41 +24,35 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import CharwordConfig
-from harness.transform import rows_from_pairs, transform_rows
-from harness.transform import TransformedData
 from harness.fn_args import make_fn_args
+from harness.transform import TransformedData, rows_from_pairs, transform_rows
 from trainer import layers
-from trainer.model import build_models
+from trainer.data import vocabulary_sizes
+from trainer.model import build_char_encoder, build_models, model_inputs
+from trainer.training import compile_classifier
 
 from bench.phases import progress
 from bench.settings import BenchSettings
-from bench.training import compile_like_run_fn, materialise, plain_keras_fit, run_trainer, vocab_sizes
+from bench.training import materialise, plain_keras_fit, run_trainer
 
 ENCODERS = ("cnn", "bilstm")
 
 
 def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
-    """Char embedding and the configured char encoder, max-pooled over tokens, softmax."""
-    model_cfg = cfg.model
-    word_ids = keras.Input(shape=(None,), dtype="int64", name=contract.WORD_IDS)
-    char_ids = keras.Input(shape=(None, None), dtype="int64", name=contract.CHAR_IDS)
-    vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim)(char_ids)
-    if model_cfg.char_encoder == "cnn":
-        encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers, model_cfg.char_output_dim)
-    else:
-        encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
-                                           model_cfg.char_output_dim)
-    tokens = encoder(vectors, mask=layers.char_mask(char_ids))
-    pooled = layers.masked_max(tokens, layers.token_mask(word_ids), axis=1)
+    """The model's char encoder (:func:`trainer.model.build_char_encoder`) alone,
+    max-pooled over tokens, then softmax."""
+    inputs = model_inputs()
+    tokens = build_char_encoder(cfg.model, inputs[contract.CHAR_IDS])
+    pooled = layers.masked_max(tokens, layers.token_mask(inputs[contract.WORD_IDS]), axis=1)
     probabilities = keras.layers.Dense(num_classes, activation="softmax")(pooled)
-    return keras.Model({contract.WORD_IDS: word_ids, contract.CHAR_IDS: char_ids}, probabilities)
+    return keras.Model(inputs, probabilities)
 
 
 def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
     """Training examples per second (wall) and per CPU-second of this process, for CNN
     and BiLSTM char encoders, per round (rounds alternate which encoder goes first), and
     their CNN / BiLSTM ratios paired by round (median counts)."""
-    words, classes = vocab_sizes(data)
+    words, classes = vocabulary_sizes(data.transform_graph_dir)
     batch = cfg.training.batch_size
     fn_args = make_fn_args(data, cfg, work_dir)
     batches = materialise(fn_args, fn_args.train_files, batch, settings.speed_batches, cfg.training.seed)
@@ -70,8 +64,8 @@ def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: Ben
                                                               classes).classifier
         models[("char_encoder_only", encoder)] = encoder_only_model(enc_cfg, classes)
     for model in models.values():
-        compile_like_run_fn(model, cfg).fit(batches, epochs=1, steps_per_epoch=settings.speed_warmup_steps,
-                                            verbose=0)
+        compile_classifier(model, cfg.training).fit(batches, epochs=1,
+                                                    steps_per_epoch=settings.speed_warmup_steps, verbose=0)
     rates: Dict[tuple, List[float]] = {key: [] for key in models}
     cpu_rates: Dict[tuple, List[float]] = {key: [] for key in models}
     for round_index in range(settings.speed_rounds):

@@ -1,14 +1,16 @@
 """Training runs for the benchmark: the project's Trainer ``run_fn`` and plain Keras.
 
 ``run_trainer`` calls the real TFX ``run_fn`` (via :func:`harness.fn_args.make_fn_args`)
-and reads the throughput it logs ("epoch N: X training examples/s"). The plain-Keras
-helpers build the same model with :func:`trainer.model.build_models`, compile it the
-way ``run_fn`` does, and train on the same batches (held in memory, or streamed like
-``run_fn`` streams them), so they can be compared step for step.
+and takes the per-epoch throughput from the :class:`trainer.training.TrainingResult` it
+returns. :func:`plain_keras_fit` builds the same model with
+:func:`trainer.model.build_models`, compiles it with
+:func:`trainer.training.compile_classifier`, splits the steps with
+:func:`trainer.training.epoch_split` and measures epochs with the same
+:class:`trainer.training.EpochThroughput` callback, on the same batches (held in
+memory, or streamed like ``run_fn`` streams them), so they compare step for step.
 """
 import contextlib
 import logging
-import re
 import time
 from typing import Iterator, List, Optional
 
@@ -19,37 +21,33 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import CharwordConfig
+from harness.fn_args import make_fn_args
 from harness.transform import TransformedData
 from trainer import data as trainer_data
-from harness.fn_args import make_fn_args
-from trainer import task
+from trainer import task, training as trainer_training
 from trainer.model import build_models
 
 from bench.phases import progress
 
-_RATE = re.compile(r"epoch (\d+): ([0-9.]+) training examples/s")
-
 
 @contextlib.contextmanager
-def logged_epoch_rates(label: Optional[str] = None) -> Iterator[List[float]]:
-    """Collects the examples/s that ``trainer.task`` logs per epoch (echoed with ``label``)."""
-    rates: List[float] = []
+def echo_epochs(label: Optional[str]) -> Iterator[None]:
+    """Echoes the trainer's per-epoch log lines (:class:`trainer.training.EpochThroughput`)
+    to the console with ``label``, so long runs show progress; nothing is read from them."""
+    if not label:
+        yield
+        return
 
-    class _Handler(logging.Handler):
+    class _Echo(logging.Handler):
         def emit(self, record):
-            message = record.getMessage()
-            match = _RATE.search(message)
-            if match:
-                rates.append(float(match.group(2)))
-                if label:
-                    progress(f"  {label}: {message}")
+            progress(f"  {label}: {record.getMessage()}")
 
-    logger = logging.getLogger(task.__name__)
-    handler, level = _Handler(), logger.level
+    logger = logging.getLogger(trainer_training.__name__)
+    handler, level = _Echo(logging.INFO), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        yield rates
+        yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -58,18 +56,11 @@ def logged_epoch_rates(label: Optional[str] = None) -> Iterator[List[float]]:
 def run_trainer(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
     """Runs ``trainer.task.run_fn`` for ``cfg.training.train_steps`` steps; exports a SavedModel."""
     fn_args = make_fn_args(data, cfg, work_dir)
-    with logged_epoch_rates(label) as rates:
+    with echo_epochs(label):
         started = time.perf_counter()
-        task.run_fn(fn_args)
+        result = task.run_fn(fn_args)
         wall = time.perf_counter() - started
-    return {"model_dir": fn_args.serving_model_dir, "wall_s": wall, "epoch_rates": rates}
-
-
-def vocab_sizes(data: TransformedData) -> tuple:
-    """``(word_vocab_size, num_classes)`` from the transform graph."""
-    output = tft.TFTransformOutput(data.transform_graph_dir)
-    return (output.vocabulary_size_by_name(contract.WORD_VOCAB),
-            output.vocabulary_size_by_name(contract.LABEL_VOCAB))
+    return {"model_dir": result.serving_model_dir, "wall_s": wall, "epoch_rates": list(result.examples_per_s)}
 
 
 def materialise(fn_args, files: List[str], batch_size: int, batches: int, seed: int) -> tf.data.Dataset:
@@ -82,14 +73,6 @@ def materialise(fn_args, files: List[str], batch_size: int, batches: int, seed: 
     return tf.data.Dataset.from_tensor_slices((inputs, labels)).repeat()
 
 
-def compile_like_run_fn(model: keras.Model, cfg: CharwordConfig) -> keras.Model:
-    """The optimizer, loss and metric ``trainer.task.run_fn`` uses."""
-    model.compile(optimizer=keras.optimizers.Adam(cfg.training.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    return model
-
-
 def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str,
                     in_memory: bool = True) -> List[float]:
     """Per-epoch examples/s of plain ``model.fit`` (no strategy, no TFX callbacks) with
@@ -100,8 +83,7 @@ def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, l
     """
     training = cfg.training
     keras.utils.set_random_seed(training.seed)
-    epochs = min(training.epochs, training.train_steps)
-    steps = max(1, training.train_steps // epochs)
+    epochs, steps = trainer_training.epoch_split(training.train_steps, training)
     fn_args = make_fn_args(data, cfg, work_dir)
     if in_memory:
         train = materialise(fn_args, fn_args.train_files, training.batch_size, steps * epochs, training.seed)
@@ -112,11 +94,12 @@ def plain_keras_fit(data: TransformedData, cfg: CharwordConfig, work_dir: str, l
         train, validation = (trainer_data.make_dataset(files, fn_args.data_accessor, output, training.batch_size,
                                                        training.seed)
                              for files in (fn_args.train_files, fn_args.eval_files))
-    words, classes = vocab_sizes(data)
-    model = compile_like_run_fn(build_models(cfg.model, cfg.preprocessing, words, classes).classifier, cfg)
+    words, classes = trainer_data.vocabulary_sizes(data.transform_graph_dir)
+    model = trainer_training.compile_classifier(
+        build_models(cfg.model, cfg.preprocessing, words, classes).classifier, training)
     # The very callback run_fn uses, so every side measures an epoch the same way.
-    throughput = task._ThroughputLogger(training.batch_size)  # pylint: disable=protected-access
-    with logged_epoch_rates(label) as rates:
+    throughput = trainer_training.EpochThroughput(training.batch_size)
+    with echo_epochs(label):
         model.fit(train, epochs=epochs, steps_per_epoch=steps, validation_data=validation,
                   validation_steps=training.eval_steps, callbacks=[throughput], verbose=2)
-    return rates
+    return throughput.rates

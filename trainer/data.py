@@ -1,5 +1,6 @@
-"""Datasets of transformed examples for training and evaluation."""
-from typing import List
+"""Datasets of transformed examples for training and evaluation, and the vocabulary
+sizes the model is built for."""
+from typing import List, NamedTuple, Union
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -7,6 +8,22 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from charword import contract
+
+
+class VocabularySizes(NamedTuple):
+    """Sizes of the vocabularies Transform wrote."""
+
+    words: int    # word vocabulary entries (OOV buckets and padding not counted)
+    classes: int  # label vocabulary entries: the number of classes
+
+
+def vocabulary_sizes(transform_output: Union[str, tft.TFTransformOutput]) -> VocabularySizes:
+    """Word vocabulary size and number of classes of a transform graph (its directory or
+    a ``TFTransformOutput``)."""
+    if isinstance(transform_output, str):
+        transform_output = tft.TFTransformOutput(transform_output)
+    return VocabularySizes(transform_output.vocabulary_size_by_name(contract.WORD_VOCAB),
+                           transform_output.vocabulary_size_by_name(contract.LABEL_VOCAB))
 
 
 def make_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,

@@ -2,44 +2,29 @@
 default strategy on a single device) and exports it with the signature contract of
 :mod:`trainer.export`."""
 import logging
-import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from charword import contract
 from charword.config import CharwordConfig
 from trainer import data, distribution, export
 from trainer.model import build_models
+from trainer.training import EpochThroughput, TrainingResult, compile_classifier, epoch_split
 
 logger = logging.getLogger(__name__)
 
-class _ThroughputLogger(keras.callbacks.Callback):
-    """Logs training examples per second at the end of each epoch (validation included)."""
 
-    def __init__(self, global_batch_size: int):
-        super().__init__()
-        self.global_batch_size = global_batch_size
+def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
+    """Trains and exports the model; ``custom_config`` is :meth:`CharwordConfig.to_dict`.
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        rate = self.params["steps"] * self.global_batch_size / (time.perf_counter() - self._start)
-        logger.info("epoch %d: %.1f training examples/s, %s", epoch + 1, rate,
-                    ", ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items()))
-
-
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Trains and exports the model; ``custom_config`` is :meth:`CharwordConfig.to_dict`."""
+    Returns the run's :class:`TrainingResult` (the TFX Trainer ignores it)."""
     cfg = CharwordConfig.from_dict(fn_args.custom_config or {})
     training = cfg.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    word_vocab_size = tf_transform_output.vocabulary_size_by_name(contract.WORD_VOCAB)
-    num_classes = tf_transform_output.vocabulary_size_by_name(contract.LABEL_VOCAB)
+    word_vocab_size, num_classes = data.vocabulary_sizes(tf_transform_output)
 
     strategy = distribution.make_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -54,17 +39,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                 training.seed)
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes)
-        models.classifier.compile(
-            optimizer=keras.optimizers.Adam(training.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        compile_classifier(models.classifier, training)
 
-    epochs = min(training.epochs, fn_args.train_steps)
-    throughput = _ThroughputLogger(global_batch)
-    models.classifier.fit(
+    epochs, steps_per_epoch = epoch_split(fn_args.train_steps, training)
+    throughput = EpochThroughput(global_batch)
+    history = models.classifier.fit(
         train_ds,
         epochs=epochs,
-        steps_per_epoch=max(1, fn_args.train_steps // epochs),
+        steps_per_epoch=steps_per_epoch,
         validation_data=eval_ds,
         validation_steps=max(1, fn_args.eval_steps),
         callbacks=[
@@ -76,3 +58,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         verbose=2)
     export.export_saved_model(models, tf_transform_output, cfg.preprocessing, fn_args.serving_model_dir)
     logger.info("Exported SavedModel to %s", fn_args.serving_model_dir)
+    return TrainingResult(
+        examples_per_s=tuple(throughput.rates),
+        history={name: [float(value) for value in values] for name, values in history.history.items()},
+        serving_model_dir=fn_args.serving_model_dir, replicas=replicas, global_batch=global_batch,
+        steps_per_epoch=steps_per_epoch)
