@@ -24,6 +24,13 @@ def _require(condition: bool, signature: str, message: str) -> None:
         raise NotServableError(f"{signature}: {message}")
 
 
+def require_signatures(signatures: Sequence[str]) -> None:
+    """Raises :class:`NotServableError` naming the contract signatures that are missing."""
+    missing = sorted(set(contract.SIGNATURES) - set(signatures))
+    if missing:
+        raise NotServableError(f"the model lacks the signature(s) {missing}")
+
+
 def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes],
                    examples: Optional[Sequence[bytes]] = None) -> None:
     """Raises :class:`NotServableError` unless every contract signature is present and
@@ -37,9 +44,7 @@ def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes
         included); when given, ``serving_default`` and ``transform_features`` are
         checked too, and ``serving_default`` must agree with ``predict_text``.
     """
-    missing = sorted(set(contract.SIGNATURES) - set(signatures))
-    if missing:
-        raise NotServableError(f"the model lacks the signature(s) {missing}")
+    require_signatures(signatures)
     batch = len(texts)
     predicted = run(contract.PREDICT_TEXT, texts)
     probabilities = predicted[contract.PROBABILITIES]

@@ -10,7 +10,7 @@ from typing import List
 
 import charword
 from charword import contract
-from charword.servability import check_servable, saved_model_runner
+from charword.servability import check_servable, require_signatures, saved_model_runner
 
 
 def check_model(model_dir: str, serialized_examples: List[bytes]) -> None:
@@ -18,6 +18,7 @@ def check_model(model_dir: str, serialized_examples: List[bytes]) -> None:
     model at ``model_dir`` does not serve the contract on these examples."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     model = charword.load_model(model_dir)
+    require_signatures(list(model.signatures))
     texts = tf.io.parse_example(tf.constant(serialized_examples),
                                 contract.raw_feature_spec(False, with_label=False))[contract.RAW_TEXT]
     check_servable(list(model.signatures), saved_model_runner(model), list(texts.numpy()), serialized_examples)
