@@ -1,7 +1,8 @@
 """charword: train hybrid character+word text models with TFX and push only validated ones.
 
   charword run [--data PATH --text-column C --label-column L]   run the pipeline locally
-  charword compile-kubeflow --output PATH                       write a KFP v2 pipeline file
+  charword compile-kubeflow --output PATH --pipeline-root URI     write a KFP v2 pipeline file
+      --serving-dir URI --data-root URI [--schema FILE]
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
   charword predict "text" ... (--model-dir DIR | --url URL)     label and probability per text
   charword embed "text" ... (--model-dir DIR | --url URL)       token vectors: norms and nearest words
@@ -80,10 +81,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from pipeline.kubeflow_dag import compile_pipeline  # pylint: disable=import-outside-toplevel
-    path = compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
-                            num_classes=args.num_classes)
+    from pipeline import kubeflow_dag, layout  # pylint: disable=import-outside-toplevel
+    serving_dir = kubeflow_dag.require_shared_location(
+        args.serving_dir or cfg.pipeline.serving_dir,
+        "where pushed models go, as <serving-dir>/<model_name>/<version>, e.g. gs://BUCKET/serving "
+        "(or pipeline.serving_dir in --config)",
+        "--serving-dir")
+    push_dir = layout.push_dir(cfg.replace(pipeline={"serving_dir": serving_dir}).pipeline)
+    schema = kubeflow_dag.stage_schema(args.schema, args.pipeline_root) if args.schema else None
+    path = kubeflow_dag.compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
+                                         num_classes=args.num_classes, pipeline_root=args.pipeline_root,
+                                         push_dir=push_dir, schema_file=schema)
     print(f"Wrote the Kubeflow Pipelines (v2) definition to {path}")
+    print(f"  image:             {args.image}")
+    print(f"  pipeline root:     {args.pipeline_root}")
+    print(f"  push destination:  {push_dir}/<version>")
+    print(f"  data-root default: {args.data_root} (runtime parameter)")
+    print(f"  schema:            {args.schema} (read from {schema})" if schema else
+          "  schema:            none: each run validates against the schema inferred from its own data "
+          "(--schema pins one)")
     return 0
 
 
@@ -159,8 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines v2")
     compile_kfp.add_argument("--output", required=True, help="pipeline file to write (.json)")
     compile_kfp.add_argument("--image", default="charword-pipeline:latest", help="container image of the pipeline")
-    compile_kfp.add_argument("--data-root", default="gs://YOUR_BUCKET/charword/data",
-                             help="default of the data-root pipeline parameter")
+    compile_kfp.add_argument("--pipeline-root", required=True,
+                             help="where TFX writes artefacts, reachable from every step, e.g. "
+                                  "gs://BUCKET/charword/pipeline_root")
+    compile_kfp.add_argument("--serving-dir", help="push destination, reachable from every step; models go to "
+                                                   "SERVING_DIR/<model_name>/<version>, e.g. gs://BUCKET/serving "
+                                                   "(default: pipeline.serving_dir of --config)")
+    compile_kfp.add_argument("--data-root", required=True,
+                             help="default of the data-root runtime parameter: staged CSV files, e.g. "
+                                  "gs://BUCKET/charword/data")
+    compile_kfp.add_argument("--schema", help="schema to validate the data against (ImportSchemaGen), e.g. a local "
+                                              "run's outputs/schema/charword/schema.pbtxt; a local file is copied "
+                                              "under the pipeline root")
     compile_kfp.add_argument("--num-classes", type=int, default=2, help="classes of the label")
     _add_config_args(compile_kfp)
     compile_kfp.set_defaults(handler=cmd_compile_kubeflow)

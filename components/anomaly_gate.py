@@ -2,7 +2,8 @@
 
 TFX 1.16's ExampleValidator records anomalies but lets the run go on. This component
 runs before Transform (a task dependency) and fails on any anomaly, so nothing
-downstream (Transform, Trainer, Pusher) runs on bad data.
+downstream (Transform, Trainer, Pusher) runs on bad data. Reports are read through
+TFX's fileio, so the anomalies may be on ``gs://`` (Kubeflow).
 """
 import os
 from typing import List

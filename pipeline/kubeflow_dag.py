@@ -1,35 +1,117 @@
 """Compiles the pipeline for Kubeflow Pipelines (v2 IR) with ``KubeflowV2DagRunner``.
 
+Every step runs in its own pod, so each location the pipeline writes or reads must be
+reachable from all of them: the pipeline root, the push destination and the schema
+file are URIs (``gs://``, ``s3://``...) or absolute paths on a volume mounted in every
+step; a relative local path is refused, never silently used.
+
 The compiled file has two runtime parameters, ``data-root`` (a directory of staged
 CSV files, e.g. on GCS) and ``train-args`` (the Trainer's ``TrainArgs`` as JSON,
 e.g. ``{"num_steps": 2000}``).
+
+With a schema file (a local run pins one at its first blessed run, see
+:mod:`pipeline.schema_pinning`) the data is validated against it by ``ImportSchemaGen``,
+as in a local run; without one, each run validates against the schema inferred from its
+own data, which hardly ever reports an anomaly.
 
 TFX 1.16's ``KubeflowV2DagRunner`` rejects ``InfraValidator`` (it raises
 ``NotImplementedError`` for that component type), so the compiled pipeline checks
 servability with :class:`components.servable_check.ServableCheck`, which needs no
 model server: it runs inside the pipeline image like any other step.
 """
+import hashlib
 import json
 import os
+import re
+from typing import Optional
 
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.orchestration import data_types
+from tfx.utils import io_utils
 
-from charword.config import CharwordConfig
+from charword import contract
+from charword.config import CharwordConfig, ConfigError
 from pipeline.pipeline import create_pipeline
+from pipeline.schema_pinning import SCHEMA_FILE
 
 DATA_ROOT_PARAMETER = "data-root"
 TRAIN_ARGS_PARAMETER = "train-args"
+SCHEMA_DIR = "pinned_schema"
+
+
+def has_scheme(path: str) -> bool:
+    """Whether ``path`` is a URI such as ``gs://bucket/dir`` rather than a local path."""
+    return re.match(r"^[a-z0-9]+://", path) is not None
+
+
+def require_shared_location(path: Optional[str], what: str, flag: str) -> str:
+    """``path`` when every pod can reach it (a URI or an absolute path); otherwise a
+    :class:`ConfigError` naming ``flag``."""
+    if not path:
+        raise ConfigError(f"{flag} is required: {what}")
+    if not (has_scheme(path) or os.path.isabs(path)):
+        raise ConfigError(f"{flag} must be a URI every pipeline step can reach (e.g. gs://BUCKET/...) or an "
+                          f"absolute path on a volume mounted in every step; got the relative path {path!r}")
+    return path
+
+
+def stage_schema(schema_file: str, pipeline_root: str) -> str:
+    """The URI ``ImportSchemaGen`` should read ``schema_file`` from.
+
+    The file must parse as a ``Schema`` text proto holding the raw text and label
+    features. A URI is used as it is; a local file (e.g. a local run's pinned
+    ``schema.pbtxt``) is copied through fileio to
+    ``<pipeline_root>/pinned_schema/<content hash>/schema.pbtxt``, so a compiled
+    pipeline never sees its schema change under it.
+    """
+    if not fileio.exists(schema_file):
+        raise ConfigError(f"--schema: no such file: {schema_file}")
+    content = io_utils.read_string_file(schema_file)
+    try:
+        schema = text_format.Parse(content, schema_pb2.Schema())
+    except text_format.ParseError as error:
+        raise ConfigError(f"--schema {schema_file} is not a Schema text proto: {error}") from None
+    missing = sorted({contract.RAW_TEXT, contract.RAW_LABEL} - {feature.name for feature in schema.feature})
+    if missing:
+        raise ConfigError(f"--schema {schema_file} lacks the feature(s) {missing}; pass the schema a local run "
+                          f"pinned (<output_dir>/schema/<pipeline>/{SCHEMA_FILE})")
+    if has_scheme(schema_file):
+        return schema_file
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+    staged = os.path.join(pipeline_root, SCHEMA_DIR, digest, SCHEMA_FILE)
+    if not fileio.exists(staged):
+        io_utils.write_string_file(staged, content)
+    return staged
 
 
 def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_root: str, num_classes: int,
-                     pipeline_root: str = "gs://YOUR_BUCKET/charword/pipeline_root") -> str:
-    """Writes the KFP v2 pipeline definition (JSON) to ``output_path``; returns the path."""
+                     pipeline_root: str, push_dir: str, schema_file: Optional[str] = None) -> str:
+    """Writes the KFP v2 pipeline definition (JSON) to ``output_path``; returns its path.
+
+    Args:
+      data_root: default of the ``data-root`` runtime parameter.
+      pipeline_root: where TFX writes artefacts (e.g. ``gs://BUCKET/charword/pipeline_root``).
+      push_dir: where Pusher writes version folders (e.g. ``gs://BUCKET/serving/charword``).
+      schema_file: a schema every step can read (see :func:`stage_schema`); ``None``
+        validates each run against its own inferred schema.
+    """
+    require_shared_location(data_root, "the staged CSV files, e.g. gs://BUCKET/charword/data", "--data-root")
+    require_shared_location(pipeline_root, "where TFX writes artefacts, e.g. gs://BUCKET/charword/pipeline_root",
+                            "--pipeline-root")
+    require_shared_location(push_dir, "where Pusher writes version folders, e.g. gs://BUCKET/serving/charword",
+                            "--serving-dir")
+    if schema_file:
+        require_shared_location(schema_file, "the schema to validate the data against", "--schema")
     pipeline = create_pipeline(
         cfg,
         data_root=data_types.RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=data_root),
         num_classes=num_classes,
         pipeline_root=pipeline_root,
+        schema_file=schema_file,
+        push_dir=push_dir,
         train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str,
                                                default=json.dumps({"num_steps": cfg.training.train_steps})))
     output_dir = os.path.dirname(os.path.abspath(output_path))

@@ -1,4 +1,7 @@
-"""Reads what a finished local pipeline run did from ML Metadata and its artefacts."""
+"""Reads what a finished local pipeline run did from ML Metadata and its artefacts.
+
+Local runs only (a SQLite ML Metadata store on this machine); evaluation artefacts are
+read by TFMA through ``tf.io.gfile``, so their URIs may be remote."""
 import dataclasses
 import json
 from typing import Dict, List, Optional

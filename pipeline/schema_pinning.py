@@ -6,6 +6,12 @@ reference: after the first run whose model is pushed, its schema is written to
 domain. Later runs import that file (ImportSchemaGen) and ExampleValidator reports
 columns that changed type, went missing, or labels never seen before. Delete the file
 to accept such a change deliberately.
+
+Local runs only: the pinned file, the output directory and the SQLite ML Metadata store
+are on this machine, so plain ``os`` file calls are used (the inferred schema is read
+with TFDV, through ``tf.io.gfile``). A Kubeflow pipeline gets the pinned file with
+``charword compile-kubeflow --schema``, which copies it through TFX's fileio
+(:func:`pipeline.kubeflow_dag.stage_schema`).
 """
 import os
 from typing import Optional

@@ -1,14 +1,21 @@
 """The pipeline definition: components, wiring, thresholds from config, Kubeflow file."""
 import json
+import re
 
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.io import fileio
 
-from charword.config import CharwordConfig
+from charword import contract
+from charword.config import CharwordConfig, ConfigError
+from cli.main import build_parser
+from pipeline import layout
+from pipeline.beam_args import resolve_beam_args
 from pipeline.eval_config import build_eval_config
 from pipeline.kubeflow_dag import compile_pipeline
 from pipeline.pipeline import create_pipeline
+from tests import fake_cloud_fs
 
 CFG = CharwordConfig().replace(evaluation=dict(min_accuracy=0.72, max_accuracy_drop=0.03, min_oov_accuracy=0.5),
                                training=dict(train_steps=321))
@@ -93,7 +100,8 @@ def test_kubeflow_file_parses_and_holds_components_image_and_beam_args(tmp_path)
     beam_args = ("--runner=DataflowRunner", "--project=my-project", "--region=us-central1")
     cfg = CFG.replace(pipeline=dict(beam_args=beam_args))
     path = compile_pipeline(cfg, output_path=str(tmp_path / "charword.json"), image="registry.example/charword:1.2",
-                            data_root="gs://bucket/data", num_classes=2)
+                            data_root="gs://bucket/data", num_classes=2, pipeline_root="gs://bucket/root",
+                            push_dir="gs://bucket/serving/charword")
     with open(path, encoding="utf-8") as handle:
         document = json.load(handle)
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
@@ -109,3 +117,84 @@ def test_kubeflow_file_parses_and_holds_components_image_and_beam_args(tmp_path)
     args = [value.string_value for value in transform["args"].list_value.values]
     for arg in beam_args:
         assert arg in args
+
+
+def _compile_kubeflow(*argv: str) -> int:
+    """``charword compile-kubeflow ARGV`` (the parser and handler of the CLI, without its logging set-up)."""
+    args = build_parser().parse_args(["compile-kubeflow", *argv])
+    return args.handler(args)
+
+
+def _task_parameter(task, name: str) -> str:
+    return task.inputs.parameters[name].runtime_value.constant_value.string_value
+
+
+def _pinned_schema(path) -> str:
+    path.write_text("".join(f'feature {{ name: "{name}" type: BYTES }}\n'
+                            for name in (contract.RAW_TEXT, contract.RAW_LABEL)))
+    return str(path)
+
+
+def test_compile_kubeflow_imports_the_schema_and_pushes_to_the_given_destination(tmp_path, capsys):
+    fake_cloud_fs.register()  # the pipeline root is on a filesystem only TFX's fileio reaches, like gs://
+    root = fake_cloud_fs.to_uri(tmp_path / "bucket" / "pipeline_root")
+    schema = _pinned_schema(tmp_path / "schema.pbtxt")
+    output = tmp_path / "charword.json"
+    assert _compile_kubeflow("--output", str(output), "--pipeline-root", root, "--serving-dir", "gs://models/serving",
+                             "--data-root", "gs://bucket/data", "--schema", schema) == 0
+    with open(output, encoding="utf-8") as handle:
+        spec = json_format.ParseDict(json.load(handle)["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    staged = _task_parameter(tasks["PinnedSchema"], "schema_file")
+    assert staged.startswith(f"{root}/pinned_schema/") and staged.endswith("/schema.pbtxt")
+    with fileio.open(staged) as handle:
+        assert handle.read() == open(schema, encoding="utf-8").read()
+    assert tasks["ExampleValidator"].inputs.artifacts["schema"].task_output_artifact.producer_task == "PinnedSchema"
+    assert tasks["Transform"].inputs.artifacts["schema"].task_output_artifact.producer_task == "SchemaGen"
+    push = json.loads(_task_parameter(tasks["Pusher"], "push_destination"))
+    assert push["filesystem"]["base_directory"] == "gs://models/serving/charword"
+    printed = capsys.readouterr().out
+    assert f"pipeline root:     {root}" in printed
+    assert "push destination:  gs://models/serving/charword/<version>" in printed
+    assert f"schema:            {schema} (read from {staged})" in printed
+
+
+def test_compile_kubeflow_without_a_schema_validates_against_the_inferred_one(tmp_path, capsys):
+    output = tmp_path / "charword.json"
+    assert _compile_kubeflow("--output", str(output), "--pipeline-root", "gs://b/root", "--serving-dir",
+                             "gs://b/serving", "--data-root", "gs://b/data") == 0
+    with open(output, encoding="utf-8") as handle:
+        spec = json_format.ParseDict(json.load(handle)["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert "PinnedSchema" not in spec.root.dag.tasks
+    assert "schema:            none" in capsys.readouterr().out
+
+
+def test_compile_kubeflow_requires_the_pipeline_root_and_data_root(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compile-kubeflow", "--output", str(tmp_path / "c.json"),
+                                   "--serving-dir", "gs://b/serving"])
+    assert "the following arguments are required: --pipeline-root, --data-root" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags,message", [
+    ((), "--serving-dir is required"),
+    (("--serving-dir", "serving"), "--serving-dir must be a URI every pipeline step can reach"),
+    (("--serving-dir", "gs://b/serving", "--pipeline-root", "outputs/root"),
+     "--pipeline-root must be a URI every pipeline step can reach"),
+])
+def test_compile_kubeflow_refuses_a_missing_or_relative_destination(tmp_path, flags, message):
+    argv = {"--output": str(tmp_path / "c.json"), "--pipeline-root": "gs://b/root", "--data-root": "gs://b/data"}
+    argv.update(zip(flags[::2], flags[1::2]))
+    with pytest.raises(ConfigError, match=message):
+        _compile_kubeflow(*[item for pair in argv.items() for item in pair])
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_compile_kubeflow_refuses_a_schema_without_the_raw_features(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text(f'feature {{ name: "{contract.WORD_IDS}" type: INT }}\n')
+    missing = sorted([contract.RAW_TEXT, contract.RAW_LABEL])
+    with pytest.raises(ConfigError, match=re.escape(f"--schema {schema} lacks the feature(s) {missing}")):
+        _compile_kubeflow("--output", str(tmp_path / "c.json"), "--pipeline-root", str(tmp_path / "root"),
+                          "--serving-dir", "gs://b/serving", "--data-root", "gs://b/data", "--schema", str(schema))
+    assert not (tmp_path / "root").exists() and not (tmp_path / "c.json").exists()
