@@ -27,13 +27,11 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
-from charword.config import (  # noqa: E402  pylint: disable=wrong-import-position
-    CharwordConfig, ConfigError, load_config)
-from pipeline.beam_args import resolve_beam_args  # noqa: E402  pylint: disable=wrong-import-position
-
 from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
 from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
 from bench.settings import BenchSettings  # noqa: E402  pylint: disable=wrong-import-position
+from charword.config import CharwordConfig, ConfigError, load_config  # noqa: E402  pylint: disable=wrong-import-position
+from pipeline.beam_args import resolve_beam_args  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags; these flags are not theirs
     import psutil  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     from bench import quality, report, speed  # pylint: disable=import-outside-toplevel
     cfg = _with_step_budget(cfg, settings.train_steps)
     parent_rss_mb = psutil.Process().memory_info().rss / 2**20

@@ -17,13 +17,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 import charword
+from bench.phases import progress
+from bench.training import run_trainer
 from charword import contract
 from charword.config import CharwordConfig
 from harness.transform import rows_from_pairs, transform_rows
 from trainer.data import vocabulary_sizes
-
-from bench.phases import progress
-from bench.training import run_trainer
 
 BATCH = 256
 

@@ -22,6 +22,9 @@ from typing import Dict, List, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
+from bench.phases import progress
+from bench.settings import BenchSettings
+from bench.training import materialise, plain_keras_fit, run_trainer
 from charword import contract
 from charword.config import CharwordConfig
 from harness.fn_args import make_fn_args
@@ -30,10 +33,6 @@ from trainer import layers
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.training import compile_classifier
-
-from bench.phases import progress
-from bench.settings import BenchSettings
-from bench.training import materialise, plain_keras_fit, run_trainer
 
 ENCODERS = ("cnn", "bilstm")
 
@@ -85,7 +84,7 @@ def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: Ben
         result.setdefault(scope, {})[encoder] = {
             "examples_per_s": statistics.median(values), "rounds": values,
             "examples_per_cpu_s": cpu_rates[(scope, encoder)], "params": models[(scope, encoder)].count_params()}
-    for scope, entry in result.items():
+    for entry in result.values():
         # CNN and BiLSTM ran back to back in each round: pair them by round, then take the median.
         for suffix, key in (("", "rounds"), ("_per_cpu_s", "examples_per_cpu_s")):
             ratios = [cnn / bilstm for cnn, bilstm in zip(entry["cnn"][key], entry["bilstm"][key])]

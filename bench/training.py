@@ -19,15 +19,15 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
+from bench.phases import progress
 from charword import contract
 from charword.config import CharwordConfig
 from harness.fn_args import make_fn_args
 from harness.transform import TransformedData
 from trainer import data as trainer_data
-from trainer import task, training as trainer_training
+from trainer import task
+from trainer import training as trainer_training
 from trainer.model import build_models
-
-from bench.phases import progress
 
 
 @contextlib.contextmanager
