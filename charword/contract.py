@@ -26,6 +26,13 @@ HAS_OOV = "has_oov"                    # int64 []; 1 if oov_count > 0 (evaluatio
 
 MODEL_INPUTS = (WORD_IDS, CHAR_IDS)
 
+# Training-only batch features, added by the Trainer's misspelling noise (trainer/noise.py);
+# evaluation and serving inputs never carry them.
+CLEAN_WORD_IDS = "clean_word_ids"      # int64 [B, T]: word ids before noise
+CLEAN_CHAR_IDS = "clean_char_ids"      # int64 [B, T, C]: char ids before noise
+NOISED = "noised"                      # bool [B, T]: True where a misspelling replaced the token
+NOISE_FEATURES = (CLEAN_WORD_IDS, CLEAN_CHAR_IDS, NOISED)
+
 # tf.Transform vocabulary files (assets of the transform graph and of the exported model).
 WORD_VOCAB = "words"
 LABEL_VOCAB = "labels"

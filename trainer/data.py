@@ -26,6 +26,14 @@ def vocabulary_sizes(transform_output: Union[str, tft.TFTransformOutput]) -> Voc
                            transform_output.vocabulary_size_by_name(contract.LABEL_VOCAB))
 
 
+def raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
+    """Shapes a ``[B]`` string tensor as the transform graph's raw text input ``spec``
+    expects (a ``tf.io`` feature spec: fixed length of any shape, or var-length)."""
+    if isinstance(spec, tf.io.VarLenFeature):
+        return tf.sparse.from_dense(tf.expand_dims(text, 1))
+    return tf.reshape(text, [-1, *spec.shape])
+
+
 def make_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
                  tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int) -> tf.data.Dataset:
     """Repeating dataset of ``({word_ids, char_ids}, label_id)`` batches of ``batch_size``."""

@@ -175,6 +175,36 @@ class TokenMerge(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode, "token_dim": self.token_dim}
 
 
+class OOVRouting(keras.layers.Layer):
+    """Keeps the word vector of an out-of-vocabulary token (word id > ``vocab_size``, an
+    OOV bucket) from competing with its char vector in the merge.
+
+    ``zero``: OOV word vectors become zeros. ``gate``: they are scaled by a learned
+    sigmoid gate of the token's char vector (Miyamoto & Cho 2016; Yang et al. 2017).
+    In-vocabulary tokens and padding pass through unchanged in both modes.
+
+    Input: ``[word_vectors [B, T, Dw], word_ids [B, T], char_vectors [B, T, Dc]]``.
+    Output: ``[B, T, Dw]``.
+    """
+
+    def __init__(self, mode: str, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("zero", "gate"):
+            raise ValueError(f"OOVRouting mode must be 'zero' or 'gate', got {mode!r}")
+        self.mode = mode
+        self.vocab_size = vocab_size
+        self.gate = keras.layers.Dense(1, activation="sigmoid", name="gate") if mode == "gate" else None
+
+    def call(self, inputs):
+        word_vectors, word_ids, char_vectors = inputs
+        oov = tf.expand_dims(word_ids > self.vocab_size, -1)
+        kept = self.gate(char_vectors) * word_vectors if self.gate is not None else tf.zeros_like(word_vectors)
+        return tf.where(oov, kept, word_vectors)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "vocab_size": self.vocab_size}
+
+
 class SentenceEncoder(keras.layers.Layer):
     """Encodes the token sequence of each text into one vector, ignoring token padding.
 
