@@ -1,12 +1,14 @@
-"""Test set-up: the Keras flavour and quiet logs before TensorFlow loads, and a
-two-device CPU so MirroredStrategy runs with two replicas without a GPU."""
+"""Test set-up: the Keras flavour and quiet TensorFlow C++ logs before TensorFlow loads,
+and, for the tests that use TensorFlow, a two-device CPU so MirroredStrategy runs with
+two replicas without a GPU. Tests that need no TensorFlow run without importing it."""
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+import pytest  # noqa: E402
 
 import charword  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-import pytest  # noqa: E402
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -14,8 +16,14 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end pipeline runs (minutes); `make test-all` runs them")
     config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
-    from trainer import distribution  # pylint: disable=import-outside-toplevel
-    distribution.split_cpu(2)
+
+
+def pytest_collection_finish(session):
+    """Two logical CPUs when a collected test module imported TensorFlow or a test trains
+    (``trained_model``), before any test runs an op: TensorFlow fixes its devices then."""
+    if "tensorflow" in sys.modules or any("trained_model" in item.fixturenames for item in session.items):
+        from trainer import distribution  # pylint: disable=import-outside-toplevel
+        distribution.split_cpu(2)
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +78,12 @@ class TrainedModel:
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory):
-    import logging  # pylint: disable=import-outside-toplevel
     import io  # pylint: disable=import-outside-toplevel
+    import logging  # pylint: disable=import-outside-toplevel
+
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
-    from harness.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
     from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from harness.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
     from trainer import task  # pylint: disable=import-outside-toplevel
 
     work = tmp_path_factory.mktemp("trained")

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from charword.demo_data import DEMO_DATA
 from charword.config import CharwordConfig
+from charword.demo_data import DEMO_DATA
+from pipeline import layout
 from pipeline.local_run import PipelineBusyError, run_local
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
