@@ -6,6 +6,7 @@
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
   charword predict "text" ... (--model-dir DIR | --url URL)     label and probability per text
   charword embed "text" ... (--model-dir DIR | --url URL)       token vectors: norms and nearest words
+  charword beam-cluster start|status|stop [--state-dir DIR]     a local Beam job service + worker pool
 
 Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--help``
 answers at once.
@@ -153,6 +154,24 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_beam_cluster(args: argparse.Namespace) -> int:
+    from pipeline import beam_cluster  # pylint: disable=import-outside-toplevel
+    if args.action == "stop":
+        stopped = beam_cluster.stop(args.state_dir)
+        print(f"Stopped the Beam cluster of {args.state_dir} (pids {stopped})" if stopped else
+              f"No Beam cluster runs from {args.state_dir}")
+        return 0
+    cluster = beam_cluster.start(args.state_dir) if args.action == "start" else beam_cluster.running(args.state_dir)
+    if cluster is None:
+        print(f"No Beam cluster runs from {args.state_dir}")
+        return 1
+    print(f"Beam cluster of {cluster.state_dir}: job service {cluster.job_endpoint}, worker pool "
+          f"{cluster.worker_pool_endpoint} (pids {list(cluster.pids)}; logs in that directory)")
+    print("Run the pipeline on it with:")
+    print("  charword run " + " ".join(f"--beam-arg={arg}" for arg in cluster.beam_args(args.workers)))
+    return 0
+
+
 def _add_model_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("texts", nargs="+", metavar="TEXT", help="text(s) to run")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -214,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--nearest", type=int, default=3, help="nearest vocabulary words per token, with "
                                                               "--model-dir (0: none)")
     embed.set_defaults(handler=cmd_embed)
+
+    cluster = commands.add_parser("beam-cluster", help="start, check or stop a local Beam job service and SDK "
+                                                       "worker pool for --runner=PortableRunner")
+    cluster.add_argument("action", choices=("start", "status", "stop"))
+    cluster.add_argument("--state-dir", default=os.path.join("outputs", "beam-cluster"),
+                         help="where the cluster keeps its endpoints, pids and logs (default: outputs/beam-cluster)")
+    cluster.add_argument("--workers", type=int, default=1,
+                         help="SDK worker processes per stage in the printed flags (default: 1)")
+    cluster.set_defaults(handler=cmd_beam_cluster)
     return parser
 
 

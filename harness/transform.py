@@ -11,14 +11,12 @@ import tempfile
 from typing import List, NamedTuple, Sequence
 
 import apache_beam as beam
-import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import metadata_io
 
 from charword import contract
 from charword.config import CharwordConfig
-from tensorflow_transform.tf_metadata import metadata_io
-
 from preprocessing.transform import preprocessing_fn
 
 
@@ -42,6 +40,7 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
     graph_dir = os.path.join(output_dir, "transform_graph")
     patterns = {split: os.path.join(output_dir, "transformed", split, "part") for split in ("train", "eval")}
     options = beam.options.pipeline_options.PipelineOptions(list(beam_args))
+    os.makedirs(output_dir, exist_ok=True)
     with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=output_dir)):
         train = pipeline | "CreateTrain" >> beam.Create(list(train_rows), reshuffle=False)
         evaluation = pipeline | "CreateEval" >> beam.Create(list(eval_rows), reshuffle=False)

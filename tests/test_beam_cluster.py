@@ -1,0 +1,86 @@
+"""The local Beam cluster helper: start, readiness, refusal of a second start, status
+and a clean stop, through the ``charword beam-cluster`` command and the module."""
+import ipaddress
+import os
+import subprocess
+import sys
+
+import grpc
+import psutil
+import pytest
+
+from cli.main import main
+from pipeline import beam_cluster
+
+
+def _answers(endpoint: str) -> bool:
+    with grpc.insecure_channel(endpoint) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=2)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    path = str(tmp_path / "cluster")
+    yield path
+    beam_cluster.stop(path)  # whatever a failed test left running
+
+
+def test_cluster_starts_answers_refuses_a_second_start_and_stops(state_dir, capsys):
+    # A state file left by a cluster that died (its pids gone) does not block a start.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    os.makedirs(state_dir)
+    beam_cluster._write_state(beam_cluster.Cluster(state_dir, "localhost:1", "localhost:2",  # noqa: SLF001
+                                                   (dead.pid, dead.pid)))
+    assert beam_cluster.running(state_dir) is None
+
+    assert main(["beam-cluster", "start", "--state-dir", state_dir, "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    cluster = beam_cluster.running(state_dir)
+    assert cluster is not None and cluster.pids != (dead.pid, dead.pid)
+    assert _answers(cluster.job_endpoint) and _answers(cluster.worker_pool_endpoint)
+    for flag in cluster.beam_args(2):
+        assert f"--beam-arg={flag}" in printed
+    assert "--sdk_worker_parallelism=2" in printed
+    # Both services listen on the loopback interface only, each leads its own process group.
+    for pid in cluster.pids:
+        listening = [c.laddr.ip for c in psutil.Process(pid).net_connections() if c.status == psutil.CONN_LISTEN]
+        assert listening and all(_loopback(ip) for ip in listening), listening
+        assert os.getpgid(pid) == pid
+
+    with pytest.raises(beam_cluster.ClusterError, match="already runs from"):
+        beam_cluster.start(state_dir)
+
+    assert main(["beam-cluster", "status", "--state-dir", state_dir]) == 0
+    assert cluster.job_endpoint in capsys.readouterr().out
+
+    assert main(["beam-cluster", "stop", "--state-dir", state_dir]) == 0
+    assert "Stopped" in capsys.readouterr().out
+    assert not any(os.path.exists(f"/proc/{pid}") and beam_cluster._alive(pid)  # noqa: SLF001
+                   for pid in cluster.pids)
+    assert not os.path.exists(os.path.join(state_dir, beam_cluster.STATE_FILE))
+    assert not _answers(cluster.job_endpoint)
+    assert main(["beam-cluster", "status", "--state-dir", state_dir]) == 1
+    assert beam_cluster.stop(state_dir) == []
+
+
+def test_a_service_that_cannot_start_is_reported_with_its_log(state_dir, monkeypatch):
+    # A port taken by a listening socket: the worker pool cannot bind it and exits.
+    import socket  # pylint: disable=import-outside-toplevel
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(beam_cluster, "_free_port", lambda: port)
+        with pytest.raises(beam_cluster.ClusterError, match=r"(?s)exited with code 1:.*Failed to bind"):
+            beam_cluster.start(state_dir, timeout=120)
+    assert beam_cluster.read_state(state_dir) is None
