@@ -105,6 +105,7 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                             "--serving-dir")
     if schema_file:
         require_shared_location(schema_file, "the schema to validate the data against", "--schema")
+    train_args = json.dumps({"num_steps": cfg.training.train_steps})
     pipeline = create_pipeline(
         cfg,
         data_root=data_types.RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=data_root),
@@ -112,12 +113,15 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
         pipeline_root=pipeline_root,
         schema_file=schema_file,
         push_dir=push_dir,
-        train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str,
-                                               default=json.dumps({"num_steps": cfg.training.train_steps})))
+        train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=train_args))
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+        # Schema 2.1.0, the only one KFP 2.x's API server accepts (Vertex AI Pipelines takes it too).
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image,
+                                                                        use_pipeline_spec_2_1=True),
         output_dir=output_dir, output_filename=os.path.basename(output_path))
-    runner.run(pipeline, write_out=True)
+    # The parameters' defaults go into the file's runtimeConfig, where KFP finds them for a run that sets none.
+    runner.run(pipeline, parameter_values={DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args},
+               write_out=True)
     return os.path.abspath(output_path)

@@ -126,7 +126,7 @@ def _compile_kubeflow(*argv: str) -> int:
 
 
 def _task_parameter(task, name: str) -> str:
-    return task.inputs.parameters[name].runtime_value.constant_value.string_value
+    return task.inputs.parameters[name].runtime_value.constant.string_value
 
 
 def _pinned_schema(path) -> str:
