@@ -69,11 +69,12 @@ def learnable_pairs(count, seed, typo_rate=0.3):
 class TrainedModel:
     """A model trained by the real run_fn under a 2-replica MirroredStrategy."""
 
-    def __init__(self, cfg, fn_args, log_text):
+    def __init__(self, cfg, fn_args, log_text, result):
         self.cfg = cfg
         self.fn_args = fn_args
         self.model_dir = fn_args.serving_model_dir
         self.log_text = log_text
+        self.result = result  # run_fn's TrainingResult
 
 
 @pytest.fixture(scope="session")
@@ -102,8 +103,8 @@ def trained_model(tmp_path_factory):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
-        task.run_fn(fn_args)
+        result = task.run_fn(fn_args)
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
-    return TrainedModel(cfg, fn_args, stream.getvalue())
+    return TrainedModel(cfg, fn_args, stream.getvalue(), result)

@@ -1,0 +1,118 @@
+"""The trainer's public training parts that run_fn and the benchmarks share: the epoch
+split, the compile step, the throughput callback, vocabulary sizes, the char encoder
+builder, and the TrainingResult run_fn returns."""
+import logging
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from charword import contract
+from charword.config import CharwordConfig, TrainingConfig
+from trainer.data import vocabulary_sizes
+from trainer.model import build_char_encoder, build_models, model_inputs
+from trainer.training import EpochThroughput, compile_classifier, epoch_split
+
+
+@pytest.mark.parametrize("train_steps,epochs,expected", [
+    (600, 6, (6, 100)),   # even split
+    (605, 6, (6, 100)),   # the remainder is not run
+    (3, 6, (3, 1)),       # fewer steps than epochs: one step per epoch
+    (1, 6, (1, 1)),
+    (7, 1, (1, 7)),
+])
+def test_epoch_split(train_steps, epochs, expected):
+    assert epoch_split(train_steps, TrainingConfig(epochs=epochs)) == expected
+
+
+@pytest.mark.parametrize("train_steps", [0, -5])
+def test_epoch_split_rejects_an_empty_budget(train_steps):
+    with pytest.raises(ValueError, match="train_steps must be >= 1"):
+        epoch_split(train_steps, TrainingConfig())
+
+
+def _small_cfg(**model):
+    return CharwordConfig().replace(model=dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8,
+                                               sentence_units=4, char_filters=((1, 4), (3, 4)), **model))
+
+
+def _batch(rows=6, tokens=5, chars=7, seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = {contract.WORD_IDS: rng.integers(1, 20, size=(rows, tokens)),
+              contract.CHAR_IDS: rng.integers(1, 257, size=(rows, tokens, chars))}
+    return inputs, rng.integers(0, 3, size=rows)
+
+
+def test_compile_classifier_uses_adam_at_the_configured_rate_and_cross_entropy():
+    cfg = _small_cfg()
+    model = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=3).classifier
+    assert compile_classifier(model, TrainingConfig(learning_rate=0.0125)) is model
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0125)
+    inputs, labels = _batch()
+    scores = model.evaluate(inputs, labels, batch_size=6, return_dict=True, verbose=0)
+    probabilities = model.predict(inputs, verbose=0)
+    assert set(scores) == {"loss", "accuracy"}
+    assert scores["loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(6), labels])), rel=1e-4)
+    assert scores["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
+    cfg = _small_cfg()
+    model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
+    inputs, labels = _batch(rows=8)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
+    throughput = EpochThroughput(global_batch_size=4)
+    with caplog.at_level(logging.INFO, logger=EpochThroughput.__module__):
+        started = time.perf_counter()
+        model.fit(dataset, epochs=3, steps_per_epoch=2, callbacks=[throughput], verbose=0)
+        wall = time.perf_counter() - started
+    assert len(throughput.rates) == 3 and all(rate > 0 for rate in throughput.rates)
+    # Each rate is 2 steps x 4 examples over that epoch's time; the epochs fit inside the whole fit.
+    assert sum(2 * 4 / rate for rate in throughput.rates) <= wall
+    lines = [record.getMessage() for record in caplog.records if "training examples/s" in record.getMessage()]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert "loss=" in lines[0] and "accuracy=" in lines[0]
+
+
+@pytest.mark.parametrize("char_encoder,layer_name", [("cnn", "char_cnn"), ("bilstm", "char_bilstm")])
+def test_char_encoder_is_the_classifiers_char_branch(char_encoder, layer_name):
+    cfg = _small_cfg(char_encoder=char_encoder)
+    inputs = model_inputs()
+    assert set(inputs) == {contract.WORD_IDS, contract.CHAR_IDS}
+    encoder = keras.Model(inputs[contract.CHAR_IDS], build_char_encoder(cfg.model, inputs[contract.CHAR_IDS]))
+    char_ids, _ = _batch(rows=2, tokens=7, chars=9)
+    assert encoder(char_ids[contract.CHAR_IDS]).shape == (2, 7, cfg.model.char_output_dim)
+    classifier = build_models(cfg.model, cfg.preprocessing, 20, 2).classifier
+    for name in ("char_embedding", layer_name):
+        assert encoder.get_layer(name).get_config() == classifier.get_layer(name).get_config()
+
+
+def test_vocabulary_sizes_from_a_graph_dir_or_a_transform_output(trained_model):
+    graph_dir = trained_model.fn_args.transform_output
+    sizes = vocabulary_sizes(graph_dir)
+    assert sizes == vocabulary_sizes(tft.TFTransformOutput(graph_dir))
+    output = tft.TFTransformOutput(graph_dir)
+    assert sizes.words == len(output.vocabulary_by_name(contract.WORD_VOCAB)) > 0
+    assert sizes.classes == 2  # positive, negative
+
+
+def test_run_fn_returns_its_training_result(trained_model):
+    result, training = trained_model.result, trained_model.cfg.training
+    assert (result.replicas, result.global_batch) == (2, 2 * training.batch_size)
+    assert result.steps_per_epoch == training.train_steps // training.epochs
+    assert result.serving_model_dir == trained_model.model_dir
+    assert os.path.exists(os.path.join(result.serving_model_dir, "saved_model.pb"))
+    epochs_run = len(result.history["loss"])
+    assert 1 <= epochs_run <= training.epochs
+    assert len(result.examples_per_s) == epochs_run and all(rate > 0 for rate in result.examples_per_s)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(result.history)
+    assert all(isinstance(value, float) for values in result.history.values() for value in values)
+    # The same per-epoch rates run_fn logged (to one decimal).
+    logged = [float(line.split(": ")[1].split()[0]) for line in trained_model.log_text.splitlines()
+              if "training examples/s" in line]
+    assert logged == pytest.approx(result.examples_per_s, abs=0.051)
