@@ -15,7 +15,7 @@ from tfx import v1 as tfx
 from charword import data
 from charword.config import CharwordConfig
 from pipeline import layout, schema_pinning
-from pipeline.beam_args import resolve_beam_args
+from pipeline.beam_args import check_job_endpoint, resolve_beam_args
 from pipeline.pipeline import create_pipeline
 from pipeline.run_summary import RunSummary, summarize
 
@@ -61,6 +61,7 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
         if schema_file:
             progress(f"Validating against the pinned schema {schema_file}")
         beam_args = resolve_beam_args(cfg.pipeline, os.path.getsize(staged.csv_path))
+        check_job_endpoint(beam_args)
         pipeline = create_pipeline(
             cfg, data_root=os.path.dirname(staged.csv_path), num_classes=len(staged.label_values),
             pipeline_root=layout.pipeline_root(cfg.pipeline), schema_file=schema_file,

@@ -1,7 +1,9 @@
-"""The local Beam cluster helper: start, readiness, refusal of a second start, status
-and a clean stop, through the ``charword beam-cluster`` command and the module."""
+"""The local Beam cluster helper (start, readiness, refusal of a second start, status and
+a clean stop, through ``charword beam-cluster`` and the module) and the Beam argument
+policy for portable runners."""
 import ipaddress
 import os
+import socket
 import subprocess
 import sys
 
@@ -9,8 +11,10 @@ import grpc
 import psutil
 import pytest
 
+from charword.config import CharwordConfig
 from cli.main import main
-from pipeline import beam_cluster
+from pipeline import beam_args, beam_cluster
+from pipeline.beam_args import resolve_beam_args
 
 
 def _answers(endpoint: str) -> bool:
@@ -75,7 +79,6 @@ def test_cluster_starts_answers_refuses_a_second_start_and_stops(state_dir, caps
 
 def test_a_service_that_cannot_start_is_reported_with_its_log(state_dir, monkeypatch):
     # A port taken by a listening socket: the worker pool cannot bind it and exits.
-    import socket  # pylint: disable=import-outside-toplevel
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -84,3 +87,36 @@ def test_a_service_that_cannot_start_is_reported_with_its_log(state_dir, monkeyp
         with pytest.raises(beam_cluster.ClusterError, match=r"(?s)exited with code 1:.*Failed to bind"):
             beam_cluster.start(state_dir, timeout=120)
     assert beam_cluster.read_state(state_dir) is None
+
+
+@pytest.mark.parametrize("runner_args", [("--runner=PortableRunner",), ("--runner", "FlinkRunner"),
+                                         ("--runner=apache_beam.runners.portability.spark_runner.SparkRunner",)])
+def test_portable_runners_get_a_job_timeout_beyond_the_60_s_default(runner_args):
+    # Beam 2.59 applies --job_server_timeout to the job's state stream: a Transform running
+    # longer than 60 s would otherwise fail with DEADLINE_EXCEEDED.
+    cfg = CharwordConfig().replace(pipeline=dict(beam_args=(*runner_args, "--job_endpoint=localhost:8099")))
+    args = resolve_beam_args(cfg.pipeline, 10)
+    assert args[:-1] == (*runner_args, "--job_endpoint=localhost:8099")
+    assert args[-1] == f"--job_server_timeout={beam_args.PORTABLE_JOB_TIMEOUT_S}"
+    assert beam_args.PORTABLE_JOB_TIMEOUT_S >= 3600
+
+
+def test_a_given_job_timeout_and_other_runners_arguments_pass_through_unchanged():
+    given = ("--runner=PortableRunner", "--job_server_timeout=600")
+    dataflow = ("--runner=DataflowRunner", "--project=p")
+    for args in (given, dataflow):
+        assert resolve_beam_args(CharwordConfig().replace(pipeline=dict(beam_args=args)).pipeline, 10) == args
+
+
+def test_a_compiled_pipeline_leaves_the_worker_count_to_the_machine_that_runs_the_step():
+    assert resolve_beam_args(CharwordConfig().pipeline) == ("--direct_running_mode=multi_processing",
+                                                           "--direct_num_workers=0")
+
+
+def test_a_job_endpoint_that_does_not_answer_is_named_at_once():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(beam_args.BeamEndpointError, match=f"--job_endpoint=localhost:{port} does not answer"):
+        beam_args.check_job_endpoint(("--runner=PortableRunner", f"--job_endpoint=localhost:{port}"), timeout_s=1)
+    beam_args.check_job_endpoint(("--direct_running_mode=in_memory",))  # no endpoint: nothing to check
