@@ -90,9 +90,16 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
         "--serving-dir")
     push_dir = layout.push_dir(cfg.replace(pipeline={"serving_dir": serving_dir}).pipeline)
     schema = kubeflow_dag.stage_schema(args.schema, args.pipeline_root) if args.schema else None
+    vertex = None
+    if args.vertex_project or args.vertex_region:
+        from pipeline.vertex_training import VertexTraining  # pylint: disable=import-outside-toplevel
+        vertex = VertexTraining(project=args.vertex_project, region=args.vertex_region, image=args.image,
+                                workers=args.vertex_workers, machine_type=args.vertex_machine_type,
+                                accelerator_type=args.vertex_accelerator_type,
+                                accelerator_count=args.vertex_accelerator_count)
     path = kubeflow_dag.compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
                                          num_classes=args.num_classes, pipeline_root=args.pipeline_root,
-                                         push_dir=push_dir, schema_file=schema)
+                                         push_dir=push_dir, schema_file=schema, vertex_training=vertex)
     print(f"Wrote the Kubeflow Pipelines (v2) definition to {path}")
     print(f"  image:             {args.image}")
     print(f"  pipeline root:     {args.pipeline_root}")
@@ -101,6 +108,11 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     print(f"  schema:            {args.schema} (read from {schema})" if schema else
           "  schema:            none: each run validates against the schema inferred from its own data "
           "(--schema pins one)")
+    accelerators = (f", {vertex.accelerator_count} x {vertex.accelerator_type} each" if vertex and
+                    vertex.accelerator_count else "")
+    print(f"  trainer:           Vertex AI job in {vertex.project}/{vertex.region}: 1 chief + {vertex.workers} "
+          f"worker(s), {vertex.machine_type}{accelerators}" if vertex else
+          "  trainer:           in the Trainer step's pod (--vertex-project trains on Vertex AI worker pools)")
     return 0
 
 
@@ -207,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
                                               "run's outputs/schema/charword/schema.pbtxt; a local file is copied "
                                               "under the pipeline root")
     compile_kfp.add_argument("--num-classes", type=int, default=2, help="classes of the label")
+    vertex = compile_kfp.add_argument_group("Trainer as a Vertex AI training job (TFX's Vertex AI Trainer); every "
+                                            "replica runs --image under MultiWorkerMirroredStrategy")
+    vertex.add_argument("--vertex-project", help="Google Cloud project of the training job (turns the option on)")
+    vertex.add_argument("--vertex-region", help="Vertex AI region, e.g. europe-west4")
+    vertex.add_argument("--vertex-workers", type=int, default=0, help="workers besides the chief (default: 0)")
+    vertex.add_argument("--vertex-machine-type", default="n1-standard-8",
+                        help="machine type of every replica (default: n1-standard-8)")
+    vertex.add_argument("--vertex-accelerator-type", help="accelerator of every replica, e.g. NVIDIA_TESLA_T4")
+    vertex.add_argument("--vertex-accelerator-count", type=int, default=0, help="accelerators per replica")
     _add_config_args(compile_kfp)
     compile_kfp.set_defaults(handler=cmd_compile_kubeflow)
 

@@ -36,6 +36,7 @@ from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from pipeline.pipeline import create_pipeline
 from pipeline.schema_pinning import SCHEMA_FILE
+from pipeline.vertex_training import VertexTraining
 
 DATA_ROOT_PARAMETER = "data-root"
 TRAIN_ARGS_PARAMETER = "train-args"
@@ -88,7 +89,8 @@ def stage_schema(schema_file: str, pipeline_root: str) -> str:
 
 
 def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_root: str, num_classes: int,
-                     pipeline_root: str, push_dir: str, schema_file: Optional[str] = None) -> str:
+                     pipeline_root: str, push_dir: str, schema_file: Optional[str] = None,
+                     vertex_training: Optional[VertexTraining] = None) -> str:
     """Writes the KFP v2 pipeline definition (JSON) to ``output_path``; returns its path.
 
     Args:
@@ -97,6 +99,8 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
       push_dir: where Pusher writes version folders (e.g. ``gs://BUCKET/serving/charword``).
       schema_file: a schema every step can read (see :func:`stage_schema`); ``None``
         validates each run against its own inferred schema.
+      vertex_training: train as a Vertex AI job with worker pools (TFX's Vertex AI
+        Trainer); ``None`` trains inside the Trainer step's pod.
     """
     require_shared_location(data_root, "the staged CSV files, e.g. gs://BUCKET/charword/data", "--data-root")
     require_shared_location(pipeline_root, "where TFX writes artefacts, e.g. gs://BUCKET/charword/pipeline_root",
@@ -113,6 +117,7 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
         pipeline_root=pipeline_root,
         schema_file=schema_file,
         push_dir=push_dir,
+        vertex_training=vertex_training,
         train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=train_args))
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)

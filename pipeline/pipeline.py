@@ -20,6 +20,7 @@ from components.servable_check import ServableCheck
 from pipeline import layout
 from pipeline.beam_args import resolve_beam_args
 from pipeline.eval_config import build_eval_config
+from pipeline.vertex_training import VertexTraining
 
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
@@ -36,7 +37,8 @@ def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
 def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipeline_root: str,
                     schema_file: Optional[str] = None, metadata_connection_config=None,
                     serving_check: str = "local", beam_args=None,
-                    train_args=None, push_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
+                    train_args=None, push_dir: Optional[str] = None,
+                    vertex_training: Optional[VertexTraining] = None) -> tfx.dsl.Pipeline:
     """The charword pipeline.
 
     Args:
@@ -54,6 +56,8 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         ``cfg.training.train_steps`` steps.
       push_dir: where Pusher writes version folders (any filesystem TFX can write,
         e.g. ``gs://``); default :func:`pipeline.layout.push_dir`.
+      vertex_training: run the Trainer as a Vertex AI training job with these
+        worker pools (TFX's Vertex AI Trainer); ``None`` trains in the step itself.
     """
     custom_config = cfg.to_dict()
     example_gen = tfx.components.CsvExampleGen(
@@ -75,14 +79,18 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     # Transform waits for the gate; it reads the inferred schema (not a gate output) so that
     # re-validating unchanged data keeps Transform and Trainer cached.
     transform.add_upstream_node(anomaly_gate)
-    trainer = tfx.components.Trainer(
+    trainer_class = tfx.components.Trainer
+    if vertex_training is not None:
+        from tfx.v1.extensions import google_cloud_ai_platform  # pylint: disable=import-outside-toplevel
+        trainer_class = google_cloud_ai_platform.Trainer
+    trainer = trainer_class(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=train_args or tfx.proto.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.training.eval_steps),
-        custom_config=custom_config)
+        custom_config={**custom_config, **(vertex_training.custom_config() if vertex_training else {})})
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

@@ -1,7 +1,9 @@
 """``run_fn`` for the TFX Trainer: trains the hybrid model under MirroredStrategy (the
-default strategy on a single device) and exports it with the signature contract of
-:mod:`trainer.export`."""
+default strategy on a single device; MultiWorkerMirroredStrategy across the machines a
+``TF_CONFIG`` names, see :mod:`trainer.distribution`) and exports it with the signature
+contract of :mod:`trainer.export`."""
 import logging
+from typing import Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -15,18 +17,29 @@ from trainer.training import EpochThroughput, TrainingResult, compile_classifier
 
 logger = logging.getLogger(__name__)
 
+# TFX's Vertex AI Trainer keeps its job settings in the same custom_config, under keys with
+# this prefix (see pipeline/vertex_training.py); they are not charword configuration.
+TFX_CLOUD_KEY_PREFIX = "ai_platform_"
+
+
+def config_from_custom_config(custom_config: Optional[dict]) -> CharwordConfig:
+    """The configuration in the Trainer's ``custom_config`` (:meth:`CharwordConfig.to_dict`),
+    without the entries of TFX's Vertex AI Trainer."""
+    return CharwordConfig.from_dict({key: value for key, value in (custom_config or {}).items()
+                                     if not key.startswith(TFX_CLOUD_KEY_PREFIX)})
+
 
 def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
     """Trains and exports the model; ``custom_config`` is :meth:`CharwordConfig.to_dict`.
 
     Returns the run's :class:`TrainingResult` (the TFX Trainer ignores it)."""
-    cfg = CharwordConfig.from_dict(fn_args.custom_config or {})
+    strategy = distribution.make_strategy()  # first: a multi-worker strategy must precede every TF op
+    cfg = config_from_custom_config(fn_args.custom_config)
     training = cfg.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     word_vocab_size, num_classes = data.vocabulary_sizes(tf_transform_output)
 
-    strategy = distribution.make_strategy()
     replicas = strategy.num_replicas_in_sync
     global_batch = training.batch_size * replicas
     logger.info("Training with %d replica(s): global batch %d (%d per replica), %d steps, vocabulary %d words, "
@@ -37,6 +50,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                                  training.seed)
     eval_ds = data.make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, global_batch,
                                 training.seed)
+    train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes)
         compile_classifier(models.classifier, training)
@@ -56,8 +70,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
             throughput,
         ],
         verbose=2)
-    export.export_saved_model(models, tf_transform_output, cfg.preprocessing, fn_args.serving_model_dir)
-    logger.info("Exported SavedModel to %s", fn_args.serving_model_dir)
+    with distribution.export_dir(fn_args.serving_model_dir) as export_dir:
+        export.export_saved_model(models, tf_transform_output, cfg.preprocessing, export_dir)
+        logger.info("Exported SavedModel to %s", export_dir)
     return TrainingResult(
         examples_per_s=tuple(throughput.rates),
         history={name: [float(value) for value in values] for name, values in history.history.items()},
