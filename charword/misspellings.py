@@ -14,7 +14,7 @@ replaced by a QWERTY neighbour (case kept).
 """
 import random
 import re
-from typing import Callable, Dict, IO, List, Sequence, Tuple
+from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
 
 KINDS = ("swap", "drop", "insert", "substitute")
 HEADER = ("misspelling", "correction")
@@ -140,24 +140,29 @@ def _with_case_of(original: str, new: str) -> str:
     return new
 
 
-def substitute(texts: Sequence[str], lexicon: Dict[str, Tuple[str, ...]], fraction: float,
-               seed: int) -> Tuple[List[str], Dict[str, int]]:
-    """Texts in which real misspellings replace words so that ``fraction`` of all tokens
-    (words and single punctuation marks) are misspelled, or as many as the lexicon
-    covers.
+def substitute(texts: Sequence[str], fraction: float, seed: int,
+               lexicon: Optional[Dict[str, Tuple[str, ...]]] = None) -> Tuple[List[str], Dict[str, int]]:
+    """Texts in which misspellings replace words so that ``fraction`` of all tokens
+    (words and single punctuation marks) are misspelled, or as many as can be.
 
-    ``lexicon`` is :func:`by_correction` output (lower-cased keys); a word is eligible
-    when its lower-cased form is a key. Positions are a seeded permutation of the
+    With a ``lexicon`` (:func:`by_correction` output, lower-cased keys) a word is
+    eligible when its lower-cased form is a key, and takes one of its real misspellings
+    (case kept: ``Good`` -> ``Goood``); without one, every word :func:`is_eligible`
+    allows takes a synthetic :func:`typo`. Positions are a seeded permutation of the
     eligible words and each word's misspelling is seeded by its position, so the sets are
-    nested: the substitutions at 5% are also present, unchanged, at 10%. Case is kept
-    (``Good`` -> ``Goood``). Returns the texts and counts: ``tokens``, ``eligible``
-    (lexicon coverage), ``wanted`` and ``substituted``.
+    nested: the substitutions at 5% are also present, unchanged, at 10%. Returns the
+    texts and counts: ``tokens``, ``eligible`` (the lexicon's coverage), ``wanted`` and
+    ``substituted``.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"misspelled fraction must be in [0, 1], got {fraction}")
     spans = [[m.span() for m in _TOKEN.finditer(text)] for text in texts]
+
+    def eligible_word(word: str) -> bool:
+        return bool(_WORD.fullmatch(word)) and (word.lower() in lexicon if lexicon is not None else is_eligible(word))
+
     eligible = [(t, k) for t, text_spans in enumerate(spans) for k, (a, b) in enumerate(text_spans)
-                if _WORD.fullmatch(texts[t][a:b]) and texts[t][a:b].lower() in lexicon]
+                if eligible_word(texts[t][a:b])]
     tokens = sum(len(s) for s in spans)
     wanted = int(fraction * tokens + 0.5)
     order = list(eligible)
@@ -166,8 +171,9 @@ def substitute(texts: Sequence[str], lexicon: Dict[str, Tuple[str, ...]], fracti
     for t, k in order[:wanted]:
         a, b = spans[t][k]
         word = texts[t][a:b]
-        choice = random.Random(f"misspelling-choice:{seed}:{t}:{k}").choice(lexicon[word.lower()])
-        edits.setdefault(t, {})[k] = _with_case_of(word, choice)
+        rng = random.Random(f"misspelling-choice:{seed}:{t}:{k}")
+        new = _with_case_of(word, rng.choice(lexicon[word.lower()])) if lexicon is not None else typo(word, rng)[0]
+        edits.setdefault(t, {})[k] = new
     out = []
     for t, text in enumerate(texts):
         pieces, last = [], 0
