@@ -128,6 +128,11 @@ MERGE_MODES = ("concat_project", "concat", "sum")
 SENTENCE_ENCODERS = ("bilstm", "cnn")
 OOV_ROUTINGS = ("none", "zero", "gate")
 AUX_TARGETS = ("token", "word")
+SENTENCE_PATHS = ("none", "concat", "gated")
+SENTENCE_TUNINGS = ("frozen", "trainable")
+SENTENCE_PLACEMENTS = ("transform", "model")
+# The model fields Transform reads (see CharwordConfig.transform_config).
+SENTENCE_TRANSFORM_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces")
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,21 @@ class ModelConfig(_Section):
         in the ``hybrid`` merge: ``none`` (kept), ``zero`` (replaced by zeros, so the
         char vector alone describes unknown words) or ``gate`` (scaled by a learned
         sigmoid gate of the token's char vector, applied to OOV tokens only).
+      sentence_path: a pretrained BERT-family sentence encoder beside the token path:
+        ``none`` (no sentence path), ``concat`` (its sentence vector and the token path's
+        sentence encoding concatenated and projected) or ``gated`` (both projected, then
+        mixed by a learned per-dimension gate); see trainer/fusion.py.
+      sentence_checkpoint: the encoder's Hugging Face checkpoint directory (config.json,
+        model.safetensors, vocab.txt; any ``tf.io.gfile`` path, ``gs://`` too).
+      sentence_tuning: ``frozen`` or ``trainable`` (fine-tuned; needs placement ``model``).
+      sentence_lr_scale: a trainable encoder learns at this fraction of
+        ``training.learning_rate`` (0.01: 2e-5 at the default 2e-3, a usual BERT
+        fine-tuning rate).
+      sentence_placement: ``transform`` (the frozen encoder runs once per example in
+        tf.Transform and the vector is a feature) or ``model`` (Transform writes WordPiece
+        ids and the encoder runs in the model at every step).
+      sentence_max_pieces: WordPiece ids per text, ``[CLS]`` and ``[SEP]`` included.
+      sentence_fusion_dim: size of the fused vector before the head.
     """
 
     variant: str = "hybrid"
@@ -168,6 +188,13 @@ class ModelConfig(_Section):
     sentence_units: int = 64
     dropout: float = 0.2
     oov_routing: str = "none"
+    sentence_path: str = "none"
+    sentence_checkpoint: Optional[str] = None
+    sentence_tuning: str = "frozen"
+    sentence_lr_scale: float = 0.01
+    sentence_placement: str = "transform"
+    sentence_max_pieces: int = 64
+    sentence_fusion_dim: int = 128
 
     def validate(self) -> None:
         _one_of("model", "variant", self.variant, VARIANTS)
@@ -185,6 +212,27 @@ class ModelConfig(_Section):
             _require(width > 0 and filters > 0, "model.char_filters", "widths and filter counts must be > 0",
                      self.char_filters)
         _require(0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)", self.dropout)
+        _validate_sentence_path(self)
+
+
+def _validate_sentence_path(model: "ModelConfig") -> None:
+    _one_of("model", "sentence_path", model.sentence_path, SENTENCE_PATHS)
+    _one_of("model", "sentence_tuning", model.sentence_tuning, SENTENCE_TUNINGS)
+    _one_of("model", "sentence_placement", model.sentence_placement, SENTENCE_PLACEMENTS)
+    checkpoint = model.sentence_checkpoint
+    _require(checkpoint is None or (isinstance(checkpoint, str) and bool(checkpoint.strip())),
+             "model.sentence_checkpoint", "must be a checkpoint directory or null", checkpoint)
+    _require(model.sentence_path == "none" or checkpoint is not None, "model.sentence_checkpoint",
+             f"must name a checkpoint directory when model.sentence_path is {model.sentence_path!r}", checkpoint)
+    _require(model.sentence_tuning == "frozen" or model.sentence_placement == "model", "model.sentence_tuning",
+             "can be 'trainable' only with model.sentence_placement 'model' (a vector computed in Transform "
+             "cannot be fine-tuned)", model.sentence_tuning)
+    _require(isinstance(model.sentence_max_pieces, int) and 3 <= model.sentence_max_pieces <= 512,
+             "model.sentence_max_pieces", "must be an integer in [3, 512] ([CLS], [SEP] and at least one piece)",
+             model.sentence_max_pieces)
+    _positive("model", model, "sentence_fusion_dim")
+    _require(isinstance(model.sentence_lr_scale, (int, float)) and 0.0 < model.sentence_lr_scale <= 1.0,
+             "model.sentence_lr_scale", "must be in (0, 1]", model.sentence_lr_scale)
 
 
 @dataclass(frozen=True)
@@ -371,6 +419,13 @@ class CharwordConfig:
     def to_dict(self) -> Dict[str, Dict[str, Any]]:
         """A JSON-serialisable dict (TFX ``custom_config`` carries it to components)."""
         return dataclasses.asdict(self)
+
+    def transform_config(self) -> Dict[str, Dict[str, Any]]:
+        """What Transform reads (its ``custom_config``): the preprocessing section and the
+        sentence path's model fields, so that other changes keep Transform cached."""
+        values = self.to_dict()
+        return {"preprocessing": values["preprocessing"],
+                "model": {name: values["model"][name] for name in SENTENCE_TRANSFORM_FIELDS}}
 
     @classmethod
     def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":

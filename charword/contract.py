@@ -8,7 +8,7 @@ model server and the CLI call them by the same names. Nothing else spells them.
 Raw features are what the data reader stages for ExampleGen (whatever the source
 columns were called); transformed features are what ``preprocessing_fn`` emits.
 """
-from typing import Dict
+from typing import Any, Dict, Mapping
 
 # Raw features (columns of the staged CSV).
 RAW_TEXT = "text"
@@ -25,6 +25,13 @@ OOV_COUNT = "oov_count"                # int64 []; kept tokens outside the word 
 HAS_OOV = "has_oov"                    # int64 []; 1 if oov_count > 0 (evaluation slice)
 
 MODEL_INPUTS = (WORD_IDS, CHAR_IDS)
+
+# Sentence-path features (model.sentence_path != none): Transform writes one of them, and
+# the model reads whichever it wrote (see model_features).
+SENTENCE_VECTOR = "sentence_vector"    # float32 [dim]; the pretrained encoder's pooled vector (placement transform)
+PIECE_IDS = "piece_ids"                # int64 [max_pieces]; WordPiece ids [CLS] ... [SEP], 0 = padding
+                                       # (placement model: the encoder runs in the model)
+SENTENCE_INPUTS = (SENTENCE_VECTOR, PIECE_IDS)
 
 # Training-only batch features, added by the Trainer's misspelling noise (trainer/noise.py);
 # evaluation and serving inputs never carry them.
@@ -51,11 +58,13 @@ PREDICT_TEXT = "predict_text"              # text [B] -> probabilities, label [B
 EMBED_TOKENS = "embed_tokens"              # text [B] -> tokens [B, T], embeddings [B, T, D], mask [B, T]
 TRANSFORM_FEATURES = "transform_features"  # examples [B] -> transformed features
 SIGNATURES = (SERVING_DEFAULT, PREDICT_TEXT, EMBED_TOKENS, TRANSFORM_FEATURES)
+EMBED_SENTENCE = "embed_sentence"          # text [B] -> sentence_vector [B, dim] (models with a sentence path)
+OPTIONAL_SIGNATURES = (EMBED_SENTENCE,)    # checked when present
 
 EXAMPLES_INPUT = "examples"  # serialized tf.Example [B] holding the raw features
 TEXT_INPUT = "text"          # raw text [B]
 SIGNATURE_INPUTS = {SERVING_DEFAULT: EXAMPLES_INPUT, PREDICT_TEXT: TEXT_INPUT, EMBED_TOKENS: TEXT_INPUT,
-                    TRANSFORM_FEATURES: EXAMPLES_INPUT}
+                    TRANSFORM_FEATURES: EXAMPLES_INPUT, EMBED_SENTENCE: TEXT_INPUT}
 
 PROBABILITIES = "probabilities"  # float32 [B, classes]
 LABEL = "label"                  # string [B]: the most probable class name
@@ -64,9 +73,16 @@ TOKENS = "tokens"                # string [B, max_tokens]: "" is padding
 EMBEDDINGS = "embeddings"        # float32 [B, max_tokens, token_dim]: merged token vectors
 MASK = "mask"                    # bool [B, max_tokens]: True for real tokens
 SIGNATURE_OUTPUTS = {SERVING_DEFAULT: (PROBABILITIES,), PREDICT_TEXT: (PROBABILITIES, LABEL, CLASSES),
+                     EMBED_SENTENCE: (SENTENCE_VECTOR,),
                      EMBED_TOKENS: (TOKENS, EMBEDDINGS, MASK)}
 
 SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def model_features(features: Mapping[str, Any]) -> Dict[str, Any]:
+    """The transformed features the model reads: word and char ids, and the sentence
+    path's input when Transform wrote one."""
+    return {name: features[name] for name in MODEL_INPUTS + SENTENCE_INPUTS if name in features}
 
 
 def word_vocab_input_dim(vocab_size: int, num_oov_buckets: int) -> int:

@@ -34,7 +34,7 @@ def require_signatures(signatures: Sequence[str]) -> None:
 def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes],
                    examples: Optional[Sequence[bytes]] = None) -> None:
     """Raises :class:`NotServableError` unless every contract signature is present and
-    answers well-formed outputs.
+    answers well-formed outputs (``embed_sentence`` too, when the model has it).
 
     Args:
       signatures: the signature names the model has.
@@ -62,6 +62,11 @@ def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes
     _require(vectors.ndim == 3 and vectors.shape[0] == batch and vectors.shape[:2] == tokens.shape == mask.shape,
              contract.EMBED_TOKENS, f"outputs have inconsistent shapes {vectors.shape}, {tokens.shape}, {mask.shape}")
     _require(bool(np.isfinite(vectors).all()), contract.EMBED_TOKENS, f"{contract.EMBEDDINGS} are not finite")
+    if contract.EMBED_SENTENCE in signatures:
+        sentence = run(contract.EMBED_SENTENCE, texts)[contract.SENTENCE_VECTOR]
+        _require(sentence.ndim == 2 and sentence.shape[0] == batch and bool(np.isfinite(sentence).all()),
+                 contract.EMBED_SENTENCE, f"{contract.SENTENCE_VECTOR} of shape {sentence.shape} for {batch} texts "
+                 "is not a finite [texts, dim] array")
     if examples is not None:
         _check_examples(run, examples, probabilities)
 

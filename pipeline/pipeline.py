@@ -74,8 +74,8 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        # Only the preprocessing section, so that changing e.g. training knobs keeps Transform cached.
-        custom_config={"preprocessing": custom_config["preprocessing"]})
+        # Only what Transform reads, so that changing e.g. training knobs keeps Transform cached.
+        custom_config=cfg.transform_config())
     # Transform waits for the gate; it reads the inferred schema (not a gate output) so that
     # re-validating unchanged data keeps Transform and Trainer cached.
     transform.add_upstream_node(anomaly_gate)

@@ -6,7 +6,9 @@ Outputs (names and meaning in :mod:`charword.contract`):
              of ``char_ids`` always describes token i of ``word_ids``;
   label_id   int64 []: index in the ``labels`` vocabulary (string or integer labels);
   token_count, dropped_token_count, truncated_token_count, oov_count, has_oov:
-             per-example monitoring counts (``has_oov`` drives the evaluation slice).
+             per-example monitoring counts (``has_oov`` drives the evaluation slice);
+  sentence_vector or piece_ids: the sentence path's feature, when ``model.sentence_path``
+             is not ``none`` (see :mod:`preprocessing.sentence`).
 
 Texts with more than ``max_tokens`` tokens keep their first ``max_tokens``; an empty or
 white-space-only text becomes all padding (``token_count`` 0). The same rules apply
@@ -19,7 +21,7 @@ import tensorflow_transform as tft
 
 from charword import contract
 from charword.config import CharwordConfig
-from preprocessing import text_ops
+from preprocessing import sentence, text_ops
 
 
 def _dense_column(value: Any, default) -> tf.Tensor:
@@ -40,8 +42,10 @@ def _label_strings(label: Any) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """tf.Transform entry point; ``custom_config`` is :meth:`CharwordConfig.to_dict`."""
-    cfg = CharwordConfig.from_dict(custom_config or {}).preprocessing
+    """tf.Transform entry point; ``custom_config`` is :meth:`CharwordConfig.transform_config`
+    (or all of :meth:`CharwordConfig.to_dict`)."""
+    full_cfg = CharwordConfig.from_dict(custom_config or {})
+    cfg = full_cfg.preprocessing
     text = _dense_column(inputs[contract.RAW_TEXT], "")
     tokens = text_ops.tokenize(text, cfg.lowercase)
     kept = tokens[:, : cfg.max_tokens]
@@ -63,6 +67,7 @@ def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, A
         contract.OOV_COUNT: oov_count,
         contract.HAS_OOV: tf.cast(oov_count > 0, tf.int64),
     }
+    outputs.update(sentence.sentence_features(text, full_cfg.model))
     if contract.RAW_LABEL in inputs:
         outputs[contract.LABEL_ID] = tft.compute_and_apply_vocabulary(
             _label_strings(inputs[contract.RAW_LABEL]), vocab_filename=contract.LABEL_VOCAB)

@@ -7,6 +7,7 @@ import tensorflow_transform as tft
 from charword import contract
 from charword.config import CharwordConfig
 from preprocessing import text_ops
+from tests.bert_helpers import numpy_sentence_vector, wordpiece_ids, write_checkpoint
 from tests.transform_helpers import transform
 
 CFG = CharwordConfig().replace(preprocessing=dict(max_tokens=6, max_chars=10, vocab_size=50,
@@ -119,6 +120,40 @@ def test_beam_output_equals_serving_layer_output(transformed, layer):
     served_rows = [{name: value.numpy()[i] for name, value in served.items()} for i in range(len(pairs))]
     assert len(train_rows) + len(eval_rows) == len(pairs)
     assert _rows_key(served_rows) == _rows_key(train_rows + eval_rows)
+
+
+@pytest.fixture(scope="module", params=["transform", pytest.param("model", marks=pytest.mark.slow)])
+def sentence_transformed(request, tmp_path_factory):
+    """Transform with the sentence path (tiny checkpoint) placed in Transform or (slow: the
+    WordPiece ids are also covered by tests/test_bert.py) in the model."""
+    root = tmp_path_factory.mktemp(f"sentence_{request.param}")
+    weights = write_checkpoint(str(root / "checkpoint"))
+    cfg = CFG.replace(model=dict(sentence_path="gated", sentence_checkpoint=str(root / "checkpoint"),
+                                 sentence_placement=request.param, sentence_max_pieces=8))
+    return request.param, weights, transform(TRAIN, EVAL, cfg, root)
+
+
+def test_beam_sentence_feature_equals_serving_layer_output(sentence_transformed):
+    """No skew for the sentence path: the TFT layer recomputes the feature Beam wrote (WordPiece
+    ids exactly, the encoder's vector to 1e-5), and both equal the independent references."""
+    placement, weights, (graph_dir, train_rows, eval_rows) = sentence_transformed
+    name = contract.SENTENCE_VECTOR if placement == "transform" else contract.PIECE_IDS
+    other = set(contract.SENTENCE_INPUTS) - {name}
+    assert all(name in row and not other & set(row) for row in train_rows + eval_rows)
+    texts = [text for text, _ in TRAIN + EVAL]
+    served = apply_layer(tft.TFTransformOutput(graph_dir).transform_features_layer(), texts)
+    by_tokens = {}
+    for row in train_rows + eval_rows:
+        by_tokens.setdefault((row[contract.WORD_IDS].tobytes(), row[contract.CHAR_IDS].tobytes()), []).append(row[name])
+    for i, text in enumerate(texts):
+        beam = by_tokens[(served[contract.WORD_IDS][i].tobytes(), served[contract.CHAR_IDS][i].tobytes())]
+        pieces = wordpiece_ids(text, max_pieces=8)
+        if placement == "model":
+            assert served[name][i].tolist() == pieces + [0] * (8 - len(pieces)), text
+            assert any(np.array_equal(b, served[name][i]) for b in beam), text
+        else:
+            np.testing.assert_allclose(served[name][i], numpy_sentence_vector(weights, pieces, heads=2), atol=1e-4)
+            assert any(np.allclose(b, served[name][i], atol=1e-5) for b in beam), text
 
 
 @pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive"), ("cat", "dog", "bird")])

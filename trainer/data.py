@@ -36,10 +36,11 @@ def raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
 
 def make_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
                  tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Repeating dataset of ``({word_ids, char_ids}, label_id)`` batches of ``batch_size``."""
+    """Repeating dataset of ``({word_ids, char_ids}, label_id)`` batches of ``batch_size``
+    (plus the sentence path's feature when Transform wrote one: :func:`contract.model_features`)."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=contract.LABEL_ID, shuffle_seed=seed),
         tf_transform_output.transformed_metadata.schema)
-    return dataset.map(lambda x, y: ({name: x[name] for name in contract.MODEL_INPUTS}, y),
+    return dataset.map(lambda x, y: (contract.model_features(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

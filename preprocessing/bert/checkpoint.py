@@ -245,15 +245,21 @@ def _checked_weights(path: str, tensors: Dict[str, np.ndarray], config: BertConf
     return weights
 
 
+def read_config(directory: str) -> BertConfig:
+    """The checked architecture of the checkpoint in ``directory`` (``config.json`` only)."""
+    config_path = _join(directory, CONFIG_FILE)
+    values = _read_json(config_path)
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{config_path}: must hold a JSON object")
+    return BertConfig.from_json(values, config_path)
+
+
 @functools.lru_cache(maxsize=2)
 def load_checkpoint(directory: str) -> BertCheckpoint:
     """Reads and checks the checkpoint in ``directory`` (cached per path: Transform traces
     its function more than once)."""
     config_path = _join(directory, CONFIG_FILE)
-    values = _read_json(config_path)
-    if not isinstance(values, dict):
-        raise CheckpointError(f"{config_path}: must hold a JSON object")
-    config = BertConfig.from_json(values, config_path)
+    config = read_config(directory)
     vocab_path = _join(directory, VOCAB_FILE)
     vocab = tuple(line.rstrip("\r") for line in _read_text(vocab_path).split("\n"))
     vocab = vocab[:-1] if vocab and vocab[-1] == "" else vocab

@@ -98,9 +98,30 @@ def sentence_vectors(params: Mapping[str, tf.Tensor], checkpoint: BertCheckpoint
     return pool(encode(params, checkpoint.config, piece_ids), mask, checkpoint.pooling, checkpoint.normalize)
 
 
+def sentence_vectors_by_length(params: Mapping[str, tf.Tensor], checkpoint: BertCheckpoint, piece_ids: tf.Tensor,
+                               chunk: int = 32) -> tf.Tensor:
+    """:func:`sentence_vectors` for large batches: the texts are sorted by length and
+    encoded ``chunk`` at a time, each chunk trimmed to its own longest text, so short
+    texts never pay for the batch's longest one. Same result, in the input order."""
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(piece_ids, 0), tf.int32), axis=1)
+    order = tf.argsort(lengths, stable=True)
+    ordered = tf.gather(piece_ids, order)
+    chunks = (tf.shape(piece_ids)[0] + chunk - 1) // chunk
+    dim = checkpoint.config.hidden_size
+    results = tf.TensorArray(tf.float32, size=chunks, infer_shape=False, element_shape=tf.TensorShape([None, dim]))
+
+    def encode_chunk(i, results):
+        return i + 1, results.write(i, sentence_vectors(params, checkpoint, ordered[i * chunk:(i + 1) * chunk]))
+
+    _, results = tf.while_loop(lambda i, _: i < chunks, encode_chunk, (tf.constant(0), results))
+    vectors = tf.gather(results.concat(), tf.math.invert_permutation(order))
+    return tf.ensure_shape(vectors, [None, dim])
+
+
 class BertModule(tf.Module):
     """The checkpoint's weights as (frozen) ``tf.Variable`` s; calling it maps piece ids
-    ``[B, L]`` int64 to sentence vectors ``[B, H]`` float32."""
+    ``[B, L]`` int64 to sentence vectors ``[B, H]`` float32 (by length, see
+    :func:`sentence_vectors_by_length`)."""
 
     def __init__(self, checkpoint: BertCheckpoint, name: str = "bert"):
         super().__init__(name=name)
@@ -110,4 +131,4 @@ class BertModule(tf.Module):
                             for key, value in checkpoint.weights.items()}
 
     def __call__(self, piece_ids: tf.Tensor) -> tf.Tensor:
-        return sentence_vectors(self.weights, self._checkpoint, piece_ids)
+        return sentence_vectors_by_length(self.weights, self._checkpoint, piece_ids)
