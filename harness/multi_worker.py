@@ -127,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
     from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
     from trainer import task  # pylint: disable=import-outside-toplevel
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     with open(args.config, encoding="utf-8") as handle:
         cfg = CharwordConfig.from_dict(json.load(handle))
     fn_args = make_fn_args(TransformedData(args.graph, args.train, args.eval), cfg, args.work_dir,

@@ -1,0 +1,137 @@
+"""Steps of the compiled Kubeflow pipeline, started as KFP starts them.
+
+``charword compile-kubeflow`` writes the pipeline file; :mod:`tests.kfp_launcher` builds
+each step's ``ExecutorInput`` from it (parameters, typed input artefacts, provisioned
+outputs) and runs the step's container command, ``python -m
+tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...``, in a subprocess
+against local artefacts. What KFP's driver and launcher do around that (Kubernetes pods,
+ML Metadata, artefact upload) cannot run here and is not simulated beyond the
+``ExecutorInput`` / ``ExecutorOutput`` contract.
+"""
+import json
+import os
+import shutil
+
+import pytest
+import tensorflow as tf
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+
+from charword import contract
+from cli.main import main
+from components.anomaly_gate import ANOMALIES_FILE
+from components.servable_check import BLESSED_FILE, NOT_BLESSED_FILE
+from pipeline.kubeflow_dag import DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER
+from tests import kfp_launcher
+from tests.conftest import learnable_pairs
+from tests.kfp_launcher import InputArtifact
+
+SPLITS = ("train", "eval")
+SPLIT_NAMES = json.dumps(list(SPLITS))
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """The compiled pipeline file, with in-memory Beam so each step starts one process."""
+    root = tmp_path_factory.mktemp("kfp")
+    output = root / "charword.json"
+    assert main(["compile-kubeflow", "--output", str(output), "--pipeline-root", str(root / "pipeline_root"),
+                 "--serving-dir", str(root / "serving"), "--data-root", str(root / "data"),
+                 "--train-steps", "321", "--beam-arg=--direct_running_mode=in_memory",
+                 "--beam-arg=--direct_num_workers=1"]) == 0
+    return kfp_launcher.load(str(output))
+
+
+def _raw_examples(directory, pairs_per_split: int = 24) -> InputArtifact:
+    """An ``Examples`` artefact as CsvExampleGen writes it: gzipped tf.Examples per split."""
+    for seed, split in enumerate(SPLITS):
+        os.makedirs(directory / f"Split-{split}")
+        path = str(directory / f"Split-{split}" / "data_tfrecord-00000-of-00001.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for text, label in learnable_pairs(pairs_per_split, seed):
+                writer.write(tf.train.Example(features=tf.train.Features(feature={
+                    contract.RAW_TEXT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
+                    contract.RAW_LABEL: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+                })).SerializeToString())
+    return InputArtifact(str(directory), {"split_names": SPLIT_NAMES})
+
+
+def _anomalies(directory, anomalous_feature: str = "") -> InputArtifact:
+    """An ``ExampleAnomalies`` artefact as ExampleValidator writes it."""
+    for split in SPLITS:
+        report = anomalies_pb2.Anomalies()
+        if anomalous_feature:
+            info = report.anomaly_info[anomalous_feature]
+            info.short_description = "Unexpected string values"
+            info.description = "Examples contain values missing from the schema: neutral (~4%)."
+        os.makedirs(directory / f"Split-{split}")
+        (directory / f"Split-{split}" / ANOMALIES_FILE).write_bytes(report.SerializeToString())
+    return InputArtifact(str(directory), {"split_names": SPLIT_NAMES})
+
+
+def _output(result: kfp_launcher.StepResult, name: str) -> dict:
+    return result.executor_output["artifacts"][name]["artifacts"][0]
+
+
+def test_the_file_is_what_kfp_2_accepts_with_its_parameter_defaults(job):
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert spec.schema_version == "2.1.0"  # KFP 2.x's API server refuses any other
+    values = job["runtimeConfig"]["parameterValues"]
+    assert values[DATA_ROOT_PARAMETER].endswith("/data")
+    assert json.loads(values[TRAIN_ARGS_PARAMETER]) == {"num_steps": 321}
+
+
+def test_statistics_gen_step_computes_statistics_of_every_split(job, tmp_path):
+    examples = _raw_examples(tmp_path / "examples")
+    result = kfp_launcher.run_step(job, "StatisticsGen", {"examples": examples}, str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    statistics = _output(result, "statistics")
+    assert statistics["uri"] == result.output_uri("statistics")
+    assert json.loads(statistics["metadata"]["split_names"]) == list(SPLITS)
+    for split in SPLITS:
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        with open(os.path.join(statistics["uri"], f"Split-{split}", "FeatureStats.pb"), "rb") as handle:
+            stats.ParseFromString(handle.read())
+        dataset = stats.datasets[0]
+        assert dataset.num_examples == 24
+        assert {f.path.step[0] for f in dataset.features} == {contract.RAW_TEXT, contract.RAW_LABEL}
+
+
+def test_anomaly_gate_step_passes_clean_data(job, tmp_path):
+    result = kfp_launcher.run_step(job, "AnomalyGate", {"anomalies": _anomalies(tmp_path / "anomalies")},
+                                   str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    assert result.executor_output is not None
+
+
+def test_anomaly_gate_step_fails_the_run_on_an_anomaly(job, tmp_path):
+    result = kfp_launcher.run_step(job, "AnomalyGate",
+                                   {"anomalies": _anomalies(tmp_path / "anomalies", contract.RAW_LABEL)},
+                                   str(tmp_path / "task"))
+    assert result.returncode != 0
+    assert "DataAnomaliesError: ExampleValidator found anomalies" in result.output
+    assert f"train: feature '{contract.RAW_LABEL}': Unexpected string values" in result.output
+    assert result.executor_output is None  # nothing for KFP to record: the task failed
+
+
+@pytest.mark.parametrize("evaluator_blessed", [True, False])
+def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_path, trained_model,
+                                                                      evaluator_blessed):
+    model = tmp_path / "model"
+    shutil.copytree(trained_model.model_dir, model / "Format-Serving")
+    model_blessing = tmp_path / "model_blessing"
+    model_blessing.mkdir()
+    # KFP hands an upstream artefact's custom properties over as metadata (numbers as floats).
+    inputs = {"model": InputArtifact(str(model)),
+              "model_blessing": InputArtifact(str(model_blessing), {"blessed": float(evaluator_blessed)}),
+              "examples": _raw_examples(tmp_path / "examples")}
+    result = kfp_launcher.run_step(job, "ServableCheck", inputs, str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    blessing = _output(result, "blessing")
+    assert blessing["metadata"]["blessed"] == float(evaluator_blessed)  # what Pusher reads downstream
+    marker = BLESSED_FILE if evaluator_blessed else NOT_BLESSED_FILE
+    assert sorted(f for f in os.listdir(blessing["uri"]) if f.startswith("INFRA_")) == [marker]
+    reason = (tmp_path / "task" / "blessing" / marker).read_text()
+    assert ("all signatures answered 16 canned requests" in reason if evaluator_blessed
+            else "not checked: the Evaluator did not bless this model" in reason)
