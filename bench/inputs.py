@@ -13,10 +13,10 @@ import random
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
+from bench.settings import BenchSettings
+from charword import contract
 from charword.config import DataConfig
 from charword.data import DataError, StagedData, stage_dataset
-
-from bench.settings import BenchSettings
 
 Label = Union[int, str]
 Row = Tuple[str, Label]
@@ -136,3 +136,17 @@ def token_sample(rows: Sequence[Row], tokens: int, seed: int) -> List[Row]:
         sample.append(row)
         count += len(row[0].split())
     return sample
+
+
+def sample_rows(path: str, text_column: str, label_column: str, rows: int, seed: int,
+                work_dir: str) -> Tuple[List[Row], List[Row]]:
+    """``rows`` seeded-sampled ``(text, label)`` rows of one file, staged by the project's
+    reader (labels as strings), split 90/10 into train and eval."""
+    staged = stage_dataset(path, os.path.join(work_dir, "staged"),
+                           DataConfig(text_column=text_column, label_column=label_column))
+    with open(staged.csv_path, encoding="utf-8", newline="") as handle:
+        pairs: List[Row] = [(row[contract.RAW_TEXT], row[contract.RAW_LABEL]) for row in csv.DictReader(handle)]
+    random.Random(seed).shuffle(pairs)
+    pairs = pairs[:rows]
+    cut = max(1, len(pairs) // 10)
+    return pairs[cut:], pairs[:cut]
