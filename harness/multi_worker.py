@@ -1,9 +1,11 @@
-"""Runs the Trainer's ``run_fn`` as a multi-worker cluster of processes on this machine.
+"""Runs the Trainer as a multi-worker cluster of processes on this machine.
 
 Each task is a process with its own ``TF_CONFIG`` (``{chief, worker...}`` on free
-127.0.0.1 ports), as Vertex AI or a TFJob start one per machine; all get the same
-``FnArgs`` (the same files and output directories), as TFX's cloud Trainer passes
-them. Tests and benchmarks use it; ``python -m harness.multi_worker`` is one task.
+127.0.0.1 ports), as Vertex AI or a TFJob start one per machine, and runs TFX's generic
+Trainer executor on the same artefacts, as every replica of TFX's Vertex AI Trainer
+does (``python -m tfx.scripts.run_executor``): the executor builds the ``FnArgs``, calls
+``run_fn`` and then checks that the model directory exists. Tests and benchmarks use it;
+``python -m harness.multi_worker`` is one task.
 """
 import argparse
 import dataclasses
@@ -16,9 +18,11 @@ import sys
 import time
 from typing import List, Optional
 
+import charword  # noqa: F401  (sets the Keras flavour before TensorFlow loads)
 from harness.transform import TransformedData
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULT_ENV = "CHARWORD_TRAINING_RESULT"
 
 
 class ClusterTrainingError(RuntimeError):
@@ -54,14 +58,19 @@ def _tail(path: str, lines: int = 30) -> str:
 
 def train_on_cluster(data: TransformedData, config: dict, work_dir: str, tasks: int = 2,
                      train_steps: Optional[int] = None, timeout_s: float = 900.0) -> List[dict]:
-    """Runs ``run_fn`` in ``tasks`` processes (chief first) and returns each one's
-    :class:`trainer.training.TrainingResult` as a dict, in task order.
+    """Runs the Trainer in ``tasks`` processes (chief first) and returns each one's
+    :class:`trainer.training.TrainingResult` as a dict, in task order. The model goes to
+    ``work_dir/model/Format-Serving`` as a Trainer component's would.
 
     ``config`` is :meth:`CharwordConfig.to_dict`. Logs go to ``work_dir/logs/``. When a
     task fails or ``timeout_s`` passes, every task's process group is killed and
     :class:`ClusterTrainingError` names the first failure.
     """
     os.makedirs(os.path.join(work_dir, "logs"), exist_ok=True)
+    examples_dir = os.path.join(work_dir, "examples")  # Transform's layout: one Split-<name> folder per split
+    os.makedirs(examples_dir, exist_ok=True)
+    for split, pattern in (("train", data.train_pattern), ("eval", data.eval_pattern)):
+        os.symlink(os.path.dirname(pattern), os.path.join(examples_dir, f"Split-{split}"))
     config_path = os.path.join(work_dir, "config.json")
     with open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle)
@@ -79,9 +88,8 @@ def train_on_cluster(data: TransformedData, config: dict, work_dir: str, tasks: 
             with open(logs[-1], "w", encoding="utf-8") as log:
                 processes.append(subprocess.Popen(
                     [sys.executable, "-m", "harness.multi_worker", "--graph", data.transform_graph_dir,
-                     "--train", data.train_pattern, "--eval", data.eval_pattern, "--config", config_path,
-                     "--work-dir", work_dir, "--result", results[-1],
-                     *(["--train-steps", str(train_steps)] if train_steps else [])],
+                     "--examples", examples_dir, "--config", config_path, "--work-dir", work_dir,
+                     "--result", results[-1], *(["--train-steps", str(train_steps)] if train_steps else [])],
                     env=task_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True))
         deadline = time.time() + timeout_s
@@ -110,12 +118,23 @@ def train_on_cluster(data: TransformedData, config: dict, work_dir: str, tasks: 
     return loaded
 
 
+def recording_run_fn(fn_args):
+    """The Trainer's ``run_fn``, its :class:`trainer.training.TrainingResult` written as
+    JSON to the file named by ``$CHARWORD_TRAINING_RESULT`` (the executor drops it)."""
+    from trainer import task  # pylint: disable=import-outside-toplevel
+    result = task.run_fn(fn_args)
+    path = os.environ[RESULT_ENV]
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(dataclasses.asdict(result), handle)
+    os.replace(path + ".tmp", path)
+    return result
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """One task: ``run_fn`` on a standalone Transform output, its result written as JSON."""
+    """One task: TFX's generic Trainer executor on a standalone Transform output."""
     parser = argparse.ArgumentParser(prog="python -m harness.multi_worker", description=main.__doc__)
     parser.add_argument("--graph", required=True, help="transform graph directory")
-    parser.add_argument("--train", required=True, help="transformed training files (pattern)")
-    parser.add_argument("--eval", required=True, help="transformed eval files (pattern)")
+    parser.add_argument("--examples", required=True, help="transformed examples: Split-train/ and Split-eval/")
     parser.add_argument("--config", required=True, help="CharwordConfig.to_dict() as a JSON file")
     parser.add_argument("--work-dir", required=True, help="the Trainer's output directory, shared by all tasks")
     parser.add_argument("--result", required=True, help="where this task writes its TrainingResult (JSON)")
@@ -123,19 +142,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     import logging  # pylint: disable=import-outside-toplevel
 
-    import charword  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    from tfx.components.trainer.executor import GenericExecutor  # pylint: disable=import-outside-toplevel
+    from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=import-outside-toplevel
+
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
-    from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from trainer import task  # pylint: disable=import-outside-toplevel
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     with open(args.config, encoding="utf-8") as handle:
-        cfg = CharwordConfig.from_dict(json.load(handle))
-    fn_args = make_fn_args(TransformedData(args.graph, args.train, args.eval), cfg, args.work_dir,
-                           train_steps=args.train_steps)
-    result = task.run_fn(fn_args)
-    with open(args.result + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(dataclasses.asdict(result), handle)
-    os.replace(args.result + ".tmp", args.result)
+        config = json.load(handle)
+    training = CharwordConfig.from_dict(config).training
+    examples = standard_artifacts.Examples()
+    examples.uri = args.examples
+    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    graph = standard_artifacts.TransformGraph()
+    graph.uri = args.graph
+    model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
+    model.uri, model_run.uri = os.path.join(args.work_dir, "model"), os.path.join(args.work_dir, "model_run")
+    os.environ[RESULT_ENV] = args.result
+    GenericExecutor().Do(
+        {"examples": [examples], "transform_graph": [graph]}, {"model": [model], "model_run": [model_run]},
+        {"train_args": json.dumps({"num_steps": args.train_steps or training.train_steps}),
+         "eval_args": json.dumps({"num_steps": training.eval_steps}), "custom_config": json.dumps(config),
+         "run_fn": "harness.multi_worker.recording_run_fn"})
     return 0
 
 
