@@ -1,5 +1,8 @@
 """Reads CSV/TSV files and stages them as one clean CSV for TFX's CsvExampleGen.
 
+With a held-out eval file, :func:`stage_train_and_eval` stages both into ``train/`` and
+``eval/`` folders, which ExampleGen takes as its two splits.
+
 Policies:
 
 * ``source`` is a file, or a directory whose ``*.csv`` and ``*.tsv`` files (not
@@ -93,6 +96,24 @@ def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
     _write_if_changed(staged.csv_path, _staged_csv(kept))
     _write_if_changed(os.path.join(out_dir, STAGING_REPORT), _report(staged))
     return staged
+
+
+def stage_train_and_eval(source: str, eval_source: str, out_dir: str, cfg: DataConfig) -> Tuple[StagedData,
+                                                                                               StagedData]:
+    """Stages ``source`` into ``<out_dir>/train`` and the held-out ``eval_source`` into
+    ``<out_dir>/eval``, each like :func:`stage_dataset` (same columns and checks). The
+    eval labels must be classes of the training data, typed the same way."""
+    train = stage_dataset(source, os.path.join(out_dir, "train"), cfg)
+    held_out = stage_dataset(eval_source, os.path.join(out_dir, "eval"), cfg)
+    unknown = sorted(set(held_out.label_values) - set(train.label_values))
+    if unknown:
+        raise DataError(f"{eval_source}: eval labels {unknown} never occur in the training data {source} "
+                        f"(classes {list(train.label_values)})")
+    if held_out.labels_are_integers != train.labels_are_integers:
+        kinds = {True: "integers", False: "strings"}
+        raise DataError(f"{eval_source}: eval labels are {kinds[held_out.labels_are_integers]}, the training "
+                        f"labels in {source} are {kinds[train.labels_are_integers]}")
+    return train, held_out
 
 
 def _source_files(source: str) -> List[str]:

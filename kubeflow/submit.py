@@ -20,11 +20,22 @@ from typing import Dict, List, Optional
 EXPERIMENT = "charword"
 
 
-def pipeline_parameters(data_root: str, train_steps: Optional[int]) -> Dict[str, str]:
+# ExampleGen's split configs (example_gen_pb2 Input / Output as JSON) for a data root
+# holding train/*.csv and a held-out eval/*.csv: what pipeline.pipeline.example_gen_configs
+# gives with data.eval_data (a test keeps the two in step).
+HELD_OUT_INPUT_CONFIG = {"splits": [{"name": "train", "pattern": "train/*.csv"},
+                                    {"name": "eval", "pattern": "eval/*.csv"}]}
+HELD_OUT_OUTPUT_CONFIG: Dict[str, object] = {}
+
+
+def pipeline_parameters(data_root: str, train_steps: Optional[int], held_out_eval: bool = False) -> Dict[str, str]:
     """Runtime parameters of the compiled pipeline (see pipeline/kubeflow_dag.py)."""
     parameters = {"data-root": data_root}
     if train_steps:
         parameters["train-args"] = json.dumps({"num_steps": train_steps})
+    if held_out_eval:
+        parameters["input-config"] = json.dumps(HELD_OUT_INPUT_CONFIG)
+        parameters["output-config"] = json.dumps(HELD_OUT_OUTPUT_CONFIG)
     return parameters
 
 
@@ -45,6 +56,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--package", required=True, help="file written by `charword compile-kubeflow`")
     parser.add_argument("--data-root", required=True, help="directory of staged CSV files the cluster can read")
     parser.add_argument("--train-steps", type=int, help="Trainer steps for this run")
+    parser.add_argument("--held-out-eval", action="store_true",
+                        help="the data root holds train/*.csv and a held-out eval/*.csv (e.g. a dev set) as the eval "
+                             "split; without it, the compiled default (usually a hash split of *.csv)")
     parser.add_argument("--schedule", help="cron expression for recurring retraining, e.g. '0 0 3 * * *'")
     parser.add_argument("--job-name", default="charword-retrain", help="run or recurring-run name")
     parser.add_argument("--existing-token-env", help="environment variable holding a bearer token")
@@ -56,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import kfp  # pylint: disable=import-outside-toplevel
     token = os.environ[args.existing_token_env] if args.existing_token_env else None
     client = kfp.Client(host=args.host, existing_token=token)
-    result = submit(client, args.package, pipeline_parameters(args.data_root, args.train_steps), args.schedule,
+    result = submit(client, args.package, pipeline_parameters(args.data_root, args.train_steps, args.held_out_eval), args.schedule,
                     args.job_name)
     print(f"submitted: {result}")
     return 0

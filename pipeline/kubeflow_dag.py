@@ -5,9 +5,14 @@ reachable from all of them: the pipeline root, the push destination and the sche
 file are URIs (``gs://``, ``s3://``...) or absolute paths on a volume mounted in every
 step; a relative local path is refused, never silently used.
 
-The compiled file has two runtime parameters, ``data-root`` (a directory of staged
-CSV files, e.g. on GCS) and ``train-args`` (the Trainer's ``TrainArgs`` as JSON,
-e.g. ``{"num_steps": 2000}``).
+The compiled file has four runtime parameters: ``data-root`` (a directory of staged
+CSV files, e.g. on GCS), ``train-args`` (the Trainer's ``TrainArgs`` as JSON, e.g.
+``{"num_steps": 2000}``), and ``input-config`` / ``output-config``, ExampleGen's split
+configs as JSON (``example_gen_pb2.Input`` / ``Output``). Their defaults come from
+:func:`pipeline.pipeline.example_gen_configs`: every ``*.csv`` of the data root,
+hash-split; or, compiled with ``data.eval_data`` (or run with the held-out values,
+``kubeflow/submit.py --held-out-eval``), ``<data-root>/train/*.csv`` as the train split
+and the user's held-out ``<data-root>/eval/*.csv`` as the eval split.
 
 With a schema file (a local run pins one at its first blessed run, see
 :mod:`pipeline.schema_pinning`) the data is validated against it by ``ImportSchemaGen``,
@@ -25,7 +30,7 @@ import os
 import re
 from typing import Optional
 
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
@@ -34,12 +39,14 @@ from tfx.utils import io_utils
 
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, example_gen_configs
 from pipeline.schema_pinning import SCHEMA_FILE
 from pipeline.vertex_training import VertexTraining
 
 DATA_ROOT_PARAMETER = "data-root"
 TRAIN_ARGS_PARAMETER = "train-args"
+INPUT_CONFIG_PARAMETER = "input-config"
+OUTPUT_CONFIG_PARAMETER = "output-config"
 SCHEMA_DIR = "pinned_schema"
 
 
@@ -110,6 +117,8 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
     if schema_file:
         require_shared_location(schema_file, "the schema to validate the data against", "--schema")
     train_args = json.dumps({"num_steps": cfg.training.train_steps})
+    input_config, output_config = (json_format.MessageToJson(config, indent=None) if config is not None else "{}"
+                                   for config in example_gen_configs(cfg))
     pipeline = create_pipeline(
         cfg,
         data_root=data_types.RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=data_root),
@@ -118,7 +127,9 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
         schema_file=schema_file,
         push_dir=push_dir,
         vertex_training=vertex_training,
-        train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=train_args))
+        train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=train_args),
+        input_config=data_types.RuntimeParameter(name=INPUT_CONFIG_PARAMETER, ptype=str, default=input_config),
+        output_config=data_types.RuntimeParameter(name=OUTPUT_CONFIG_PARAMETER, ptype=str, default=output_config))
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -127,6 +138,8 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                                                                         use_pipeline_spec_2_1=True),
         output_dir=output_dir, output_filename=os.path.basename(output_path))
     # The parameters' defaults go into the file's runtimeConfig, where KFP finds them for a run that sets none.
-    runner.run(pipeline, parameter_values={DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args},
+    runner.run(pipeline, parameter_values={DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args,
+                                           INPUT_CONFIG_PARAMETER: input_config,
+                                           OUTPUT_CONFIG_PARAMETER: output_config},
                write_out=True)
     return os.path.abspath(output_path)

@@ -3,6 +3,7 @@
     <output_dir>/pipeline_root/<name>/           TFX artefacts (one folder per component)
     <output_dir>/metadata/<name>/metadata.sqlite  ML Metadata of every run
     <output_dir>/data/<name>/                     staged CSV and its staging report
+    <output_dir>/data/<name>/splits/{train,eval}/ the same, per split, with data.eval_data
     <output_dir>/schema/<name>/schema.pbtxt       the schema pinned by the first blessed run
     <serving_dir or output_dir/serving>/<model_name>/<version>/   pushed models
 
@@ -29,6 +30,14 @@ def metadata_path(cfg: PipelineConfig) -> str:
 
 def staged_data_dir(cfg: PipelineConfig) -> str:
     return os.path.join(_absolute(cfg.output_dir), "data", cfg.name)
+
+
+SPLITS = ("train", "eval")  # with data.eval_data: ExampleGen's splits, each a folder of the data root
+
+
+def staged_splits_dir(cfg: PipelineConfig) -> str:
+    """The data root when the eval split is a file of its own: ``train/`` and ``eval/`` inside."""
+    return os.path.join(staged_data_dir(cfg), "splits")
 
 
 def pinned_schema_dir(cfg: PipelineConfig) -> str:

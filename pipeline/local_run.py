@@ -53,17 +53,26 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
     """Stages ``source`` (CSV/TSV file or directory), runs the whole pipeline and
     returns its summary. Raises on bad data or anomalies before anything is pushed."""
     with exclusive_run(cfg):
-        progress(f"Staging {source}")
-        staged = data.stage_dataset(source, layout.staged_data_dir(cfg.pipeline), cfg.data)
+        held_out = None
+        if cfg.data.eval_data:
+            progress(f"Staging {source} (train) and {cfg.data.eval_data} (eval)")
+            staged, held_out = data.stage_train_and_eval(source, cfg.data.eval_data,
+                                                         layout.staged_splits_dir(cfg.pipeline), cfg.data)
+            data_root = layout.staged_splits_dir(cfg.pipeline)
+        else:
+            progress(f"Staging {source}")
+            staged = data.stage_dataset(source, layout.staged_data_dir(cfg.pipeline), cfg.data)
+            data_root = os.path.dirname(staged.csv_path)
         progress(f"Staged {staged.rows_kept} of {staged.rows_read} rows ({len(staged.dropped)} dropped), "
-                 f"{len(staged.label_values)} classes: {', '.join(staged.label_values)}")
+                 f"{len(staged.label_values)} classes: {', '.join(staged.label_values)}"
+                 + (f"; eval split: {held_out.rows_kept} held-out rows" if held_out else "; eval split: hash buckets"))
         schema_file = schema_pinning.pinned_schema_file(cfg.pipeline)
         if schema_file:
             progress(f"Validating against the pinned schema {schema_file}")
         beam_args = resolve_beam_args(cfg.pipeline, os.path.getsize(staged.csv_path))
         check_job_endpoint(beam_args)
         pipeline = create_pipeline(
-            cfg, data_root=os.path.dirname(staged.csv_path), num_classes=len(staged.label_values),
+            cfg, data_root=data_root, num_classes=len(staged.label_values),
             pipeline_root=layout.pipeline_root(cfg.pipeline), schema_file=schema_file,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 _metadata_path(cfg)),
@@ -75,6 +84,9 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
         summary.staging = {"rows_read": staged.rows_read, "rows_kept": staged.rows_kept,
                            "rows_dropped": len(staged.dropped), "rows_truncated": staged.truncated_rows,
                            "report": os.path.join(os.path.dirname(staged.csv_path), data.STAGING_REPORT)}
+        if held_out:
+            summary.staging["eval"] = {"rows_read": held_out.rows_read, "rows_kept": held_out.rows_kept,
+                                       "rows_dropped": len(held_out.dropped), "source": cfg.data.eval_data}
         if summary.pushed and not schema_file:
             pinned = schema_pinning.pin_schema(cfg, _metadata_path(cfg), staged)
             progress(f"Pinned the schema of this blessed run at {pinned}")

@@ -2,20 +2,26 @@
 
     CsvExampleGen ─ StatisticsGen ─ SchemaGen ─ ExampleValidator (vs. the pinned schema, once
       there is one) ─ AnomalyGate ─ Transform ─ Trainer ─ Evaluator (vs. the latest blessed
-      model) ─ ServableCheck | InfraValidator ─ Pusher
+      model) ─ MisspellingCheck ─ ServableCheck | InfraValidator ─ Pusher
+
+ExampleGen hash-splits the data into train and eval, or, with ``data.eval_data``, takes
+the user's held-out file as the eval split. MisspellingCheck (when
+``evaluation.misspelled_fraction`` > 0) scores the candidate on misspelled eval text and
+may refuse the blessing (``evaluation.min_misspelled_accuracy``).
 
 The same function serves the local runner and the Kubeflow compiler. Before Pusher,
 ``serving_check="local"`` proves the model loads and answers in a fresh process
 (no model server needed); ``"tf_serving"`` uses TFX's InfraValidator with TF Serving
 on Kubernetes, for orchestrators that support that component.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from charword.config import CharwordConfig
 from components.anomaly_gate import AnomalyGate
+from components.misspelling_check import MisspellingCheck
 from components.servable_check import ServableCheck
 from pipeline import layout
 from pipeline.beam_args import resolve_beam_args
@@ -27,18 +33,30 @@ RUN_FN = "trainer.task.run_fn"
 RESOLVER_ID = "latest_blessed_model_resolver"
 
 
-def _split_config(cfg: CharwordConfig) -> example_gen_pb2.Output:
-    return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
-        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets),
-    ]))
+MISSPELLING_CHECK_ID = "MisspellingCheck"
+
+
+def example_gen_configs(cfg: CharwordConfig) -> Tuple[example_gen_pb2.Input, Optional[example_gen_pb2.Output]]:
+    """ExampleGen's input and output split configs: with ``data.eval_data``, the staged
+    ``train/`` and ``eval/`` folders under the data root are the two splits (no output
+    config); without it, every ``*.csv`` of the data root, hash-split into train and eval."""
+    if cfg.data.eval_data:
+        return example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*.csv")
+            for split in layout.SPLITS]), None
+    return (example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]),
+            example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=cfg.data.eval_buckets),
+            ])))
 
 
 def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipeline_root: str,
                     schema_file: Optional[str] = None, metadata_connection_config=None,
                     serving_check: str = "local", beam_args=None,
                     train_args=None, push_dir: Optional[str] = None,
-                    vertex_training: Optional[VertexTraining] = None) -> tfx.dsl.Pipeline:
+                    vertex_training: Optional[VertexTraining] = None, input_config=None,
+                    output_config=None) -> tfx.dsl.Pipeline:
     """The charword pipeline.
 
     Args:
@@ -58,11 +76,14 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         e.g. ``gs://``); default :func:`pipeline.layout.push_dir`.
       vertex_training: run the Trainer as a Vertex AI training job with these
         worker pools (TFX's Vertex AI Trainer); ``None`` trains in the step itself.
+      input_config, output_config: ExampleGen's split configs (runtime parameters on
+        Kubeflow); default :func:`example_gen_configs`.
     """
     custom_config = cfg.to_dict()
+    default_input, default_output = example_gen_configs(cfg)
     example_gen = tfx.components.CsvExampleGen(
-        input_base=data_root, output_config=_split_config(cfg),
-        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]))
+        input_base=data_root, input_config=input_config or default_input,
+        output_config=output_config if input_config is not None else default_output)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     validation_schema = schema_gen
@@ -91,17 +112,30 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         train_args=train_args or tfx.proto.TrainArgs(num_steps=cfg.training.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.training.eval_steps),
         custom_config={**custom_config, **(vertex_training.custom_config() if vertex_training else {})})
+    check_misspellings = cfg.evaluation.misspelled_fraction > 0
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        # The final blessing only: with the misspelling check, a model the Evaluator blessed
+        # but the check refused is no baseline.
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=MISSPELLING_CHECK_ID if check_misspellings else None,
+                                       output_key="blessing" if check_misspellings else None),
     ).with_id(RESOLVER_ID)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=build_eval_config(cfg.evaluation, num_classes))
+    blessing_gate = [evaluator]
+    if check_misspellings:
+        blessing_gate.append(MisspellingCheck(
+            model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+            examples=example_gen.outputs["examples"], fraction=cfg.evaluation.misspelled_fraction,
+            lexicon=cfg.evaluation.misspelling_lexicon or "", min_accuracy=cfg.evaluation.min_misspelled_accuracy,
+            seed=cfg.training.seed).with_id(MISSPELLING_CHECK_ID))
+    blessing = blessing_gate[-1].outputs["blessing"]
     if serving_check == "local":
-        infra_check = ServableCheck(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        infra_check = ServableCheck(model=trainer.outputs["model"], model_blessing=blessing,
                                     examples=example_gen.outputs["examples"])
     elif serving_check == "tf_serving":
         infra_check = tfx.components.InfraValidator(
@@ -113,7 +147,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     else:
         raise ValueError(f"serving_check must be 'local' or 'tf_serving', got {serving_check!r}")
     pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs["model"], model_blessing=blessing,
         infra_blessing=infra_check.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_dir or layout.push_dir(cfg.pipeline))))
@@ -122,7 +156,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
                     *([validation_schema] if schema_file else []),
-                    example_validator, anomaly_gate, transform, trainer, baseline_resolver, evaluator,
+                    example_validator, anomaly_gate, transform, trainer, baseline_resolver, *blessing_gate,
                     infra_check, pusher],
         enable_cache=cfg.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,

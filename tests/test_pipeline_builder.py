@@ -5,6 +5,7 @@ import re
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.compiler import compiler
 from tfx.dsl.io import fileio
 
 from charword import contract
@@ -30,10 +31,43 @@ def test_local_pipeline_has_every_component_in_dependency_order(tmp_path):
     ids = _ids(pipeline)
     assert sorted(ids) == sorted(["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
                                   "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator",
-                                  "ServableCheck", "Pusher"])
+                                  "MisspellingCheck", "ServableCheck", "Pusher"])
     chain = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
-             "Trainer", "Evaluator", "ServableCheck", "Pusher"]
+             "Trainer", "Evaluator", "MisspellingCheck", "ServableCheck", "Pusher"]
     assert [ids.index(c) for c in chain] == sorted(ids.index(c) for c in chain)
+
+
+def test_without_the_misspelling_view_the_evaluator_blesses_alone(tmp_path):
+    cfg = CFG.replace(evaluation=dict(misspelled_fraction=0.0))
+    nodes = {c.id: c for c in create_pipeline(cfg, data_root=str(tmp_path), num_classes=2,
+                                              pipeline_root=str(tmp_path)).components}
+    assert "MisspellingCheck" not in nodes
+    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+
+
+def test_the_misspelling_check_gets_its_settings_from_the_config(tmp_path):
+    cfg = CFG.replace(evaluation=dict(misspelled_fraction=0.2, misspelling_lexicon="gs://b/lexicon.tsv",
+                                      min_misspelled_accuracy=0.7))
+    nodes = {c.id: c for c in create_pipeline(cfg, data_root=str(tmp_path), num_classes=2,
+                                              pipeline_root=str(tmp_path)).components}
+    properties = nodes["MisspellingCheck"].exec_properties
+    assert (properties["fraction"], properties["lexicon"], properties["min_accuracy"]) == (0.2, "gs://b/lexicon.tsv",
+                                                                                           0.7)
+
+
+def test_a_held_out_eval_file_replaces_the_hash_split(tmp_path):
+    def example_gen(cfg):
+        nodes = {c.id: c for c in create_pipeline(cfg, data_root=str(tmp_path), num_classes=2,
+                                                  pipeline_root=str(tmp_path)).components}
+        return {name: json.loads(value) for name, value in nodes["CsvExampleGen"].exec_properties.items()
+                if name in ("input_config", "output_config")}
+    hashed = example_gen(CFG)
+    assert [split["name"] for split in hashed["input_config"]["splits"]] == ["all"]
+    assert [split["name"] for split in hashed["output_config"]["split_config"]["splits"]] == ["train", "eval"]
+    held_out = example_gen(CFG.replace(data=dict(eval_data="dev.tsv")))
+    assert held_out["input_config"]["splits"] == [{"name": "train", "pattern": "train/*.csv"},
+                                                  {"name": "eval", "pattern": "eval/*.csv"}]
+    assert not held_out["output_config"].get("split_config")
 
 
 def test_pinned_schema_is_what_the_validator_checks(tmp_path):
@@ -54,7 +88,17 @@ def test_wiring_gate_before_transform_and_blessings_into_pusher(tmp_path):
     nodes = {component.id: component for component in pipeline.components}
     assert "AnomalyGate" in {node.id for node in nodes["Transform"].upstream_nodes}
     assert nodes["Evaluator"].inputs["baseline_model"].producer_component_id == "latest_blessed_model_resolver"
-    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert nodes["MisspellingCheck"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert nodes["ServableCheck"].inputs["model_blessing"].producer_component_id == "MisspellingCheck"
+    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "MisspellingCheck"
+    # The last blessed model is one the misspelling check blessed, not one the Evaluator alone did.
+    ir = compiler.Compiler().compile(create_pipeline(CFG, data_root=str(tmp_path), num_classes=2,
+                                                     pipeline_root=str(tmp_path)))
+    resolver, = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == "latest_blessed_model_resolver"]
+    blessing_sources = {query.name.field_value.string_value for spec in resolver.inputs.inputs.values()
+                        for channel in spec.channels if channel.artifact_query.type.name == "ModelBlessing"
+                        for query in channel.context_queries if query.type.name == "node"}
+    assert blessing_sources == {f"{CFG.pipeline.name}.MisspellingCheck"}
     assert nodes["Pusher"].inputs["infra_blessing"].producer_component_id == "ServableCheck"
     assert json.loads(nodes["Trainer"].exec_properties["train_args"])["num_steps"] == 321
     push = nodes["Pusher"].exec_properties["push_destination"]
@@ -110,7 +154,8 @@ def test_kubeflow_file_parses_and_holds_components_image_and_beam_args(tmp_path)
                       "Transform", "Trainer", "Evaluator", "ServableCheck", "Pusher"):
         assert component in tasks
     assert "AnomalyGate" in spec.root.dag.tasks["Transform"].dependent_tasks
-    assert set(spec.root.input_definitions.parameters) == {"data-root", "train-args"}
+    assert set(spec.root.input_definitions.parameters) == {"data-root", "train-args", "input-config",
+                                                          "output-config"}
     executors = spec.deployment_spec.fields["executors"].struct_value.fields
     transform = executors["Transform_executor"].struct_value.fields["container"].struct_value.fields
     assert transform["image"].string_value == "registry.example/charword:1.2"
