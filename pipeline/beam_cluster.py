@@ -254,6 +254,9 @@ def _serve_worker_pool(port: int) -> None:
     server = grpc.server(thread_pool_executor.shared_unbounded_instance(),
                          options=[("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)])
     server.add_insecure_port(f"127.0.0.1:{port}")
+    # Workers end on their own when their job does, and Beam's pool never waits for them:
+    # let the kernel reap them rather than collect a zombie per worker.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     pool = BeamFnExternalWorkerPoolServicer(use_process=True, state_cache_size=0, data_buffer_time_limit_ms=-1)
     beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
     server.start()

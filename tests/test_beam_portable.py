@@ -8,6 +8,7 @@ unpicklable function the workers get from the driver fails here as it would on a
 cluster. The run's Transform output must equal the DirectRunner's on the same staged
 data.
 """
+import contextlib
 import csv
 import glob
 import json
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from typing import Dict, List, Tuple
 
+import psutil
 import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
@@ -104,6 +106,11 @@ def test_charword_run_on_the_portable_runner_pushes_and_transforms_as_the_direct
     assert summary["blessed"] and summary["servable"] and summary["pushed"], summary
     with open(os.path.join(cluster.state_dir, "worker-pool.log"), encoding="utf-8") as log:
         assert log.read().count("Starting worker") >= 2  # each stage was split over two workers
+    zombies = []  # workers end with their job; the pool must not keep them as zombies
+    for child in psutil.Process(cluster.pids[1]).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            zombies += [child.pid] if child.status() == psutil.STATUS_ZOMBIE else []
+    assert zombies == []
 
     cfg = CharwordConfig().replace(**SETTINGS, pipeline=dict(output_dir=str(driver_dir / "outputs")))
     portable_examples, portable_vocabularies = _transform_outputs(layout.pipeline_root(cfg.pipeline))
