@@ -6,7 +6,8 @@ outputs) and runs the step's container command, ``python -m
 tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...``, in a subprocess
 against local artefacts. What KFP's driver and launcher do around that (Kubernetes pods,
 ML Metadata, artefact upload) cannot run here and is not simulated beyond the
-``ExecutorInput`` / ``ExecutorOutput`` contract.
+``ExecutorInput`` / ``ExecutorOutput`` contract. Each step is a fresh process importing
+TFX, so the steps that also run Beam or load a model are in the slow suite.
 """
 import json
 import os
@@ -82,6 +83,7 @@ def test_the_file_is_what_kfp_2_accepts_with_its_parameter_defaults(job):
     assert json.loads(values[TRAIN_ARGS_PARAMETER]) == {"num_steps": 321}
 
 
+@pytest.mark.slow
 def test_statistics_gen_step_computes_statistics_of_every_split(job, tmp_path):
     examples = _raw_examples(tmp_path / "examples")
     result = kfp_launcher.run_step(job, "StatisticsGen", {"examples": examples}, str(tmp_path / "task"))
@@ -115,6 +117,7 @@ def test_anomaly_gate_step_fails_the_run_on_an_anomaly(job, tmp_path):
     assert result.executor_output is None  # nothing for KFP to record: the task failed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("evaluator_blessed", [True, False])
 def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_path, trained_model,
                                                                       evaluator_blessed):
