@@ -66,11 +66,12 @@ def train_on_cluster(data: TransformedData, config: dict, work_dir: str, tasks: 
     task fails or ``timeout_s`` passes, every task's process group is killed and
     :class:`ClusterTrainingError` names the first failure.
     """
+    work_dir = os.path.abspath(work_dir)  # the tasks and the executor's artefacts must agree on paths
     os.makedirs(os.path.join(work_dir, "logs"), exist_ok=True)
     examples_dir = os.path.join(work_dir, "examples")  # Transform's layout: one Split-<name> folder per split
     os.makedirs(examples_dir, exist_ok=True)
     for split, pattern in (("train", data.train_pattern), ("eval", data.eval_pattern)):
-        os.symlink(os.path.dirname(pattern), os.path.join(examples_dir, f"Split-{split}"))
+        os.symlink(os.path.abspath(os.path.dirname(pattern)), os.path.join(examples_dir, f"Split-{split}"))
     config_path = os.path.join(work_dir, "config.json")
     with open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle)
