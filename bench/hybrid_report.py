@@ -29,7 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
 from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
 from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
-from bench.settings import BenchSettings  # noqa: E402  pylint: disable=wrong-import-position
+from bench.misspelled import real_sets  # noqa: E402  pylint: disable=wrong-import-position
+from bench.settings import ARMS, BenchSettings, arm_config  # noqa: E402  pylint: disable=wrong-import-position
 from charword.config import CharwordConfig, ConfigError, load_config  # noqa: E402  pylint: disable=wrong-import-position
 from pipeline.beam_args import resolve_beam_args  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"steps per epoch of the run_fn-vs-Keras fits "
                              f"(default {BenchSettings.overhead_steps_per_epoch})")
     parser.add_argument("--config", help="JSON file of CharwordConfig sections (model, training, ...)")
+    parser.add_argument("--arms", help="comma-separated arms to train (default: "
+                                       f"{','.join(BenchSettings.variants)}; all: {','.join(ARMS)})")
+    parser.add_argument("--train-lexicon", help="misspelling lexicon (misspelling<TAB>correction) of the training "
+                                                "noise; without it the noise is synthetic typos only")
+    parser.add_argument("--dev-lexicon", help="misspelling lexicon the dev set is scored with (never trained or tuned "
+                                              "on): real-misspelling accuracies, McNemar, nearest-word hits")
+    parser.add_argument("--word-vectors", help="pretrained word vectors of the +vectors arms")
     parser.add_argument("--jobs", type=int, default=1,
                         help="phases run at once (default 1; more overlaps them and skews timings: smoke runs only)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -68,9 +76,12 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
             raise SystemExit(f"--set {item}: no such BenchSettings field")
         parsed = json.loads(value)
         extra[name] = tuple(parsed) if isinstance(parsed, list) else parsed
+    arms = tuple(args.arms.split(",")) if args.arms else None
     return BenchSettings().replace(seeds=args.seeds, train_steps=args.steps, train_limit=args.train_limit,
                                    transform_tokens=args.speed_tokens, speed_timed_steps=args.speed_steps,
-                                   overhead_steps_per_epoch=args.overhead_steps, **extra)
+                                   overhead_steps_per_epoch=args.overhead_steps, variants=arms,
+                                   train_lexicon=args.train_lexicon, dev_lexicon=args.dev_lexicon,
+                                   word_vectors=args.word_vectors, **extra)
 
 
 def _project_config(args: argparse.Namespace) -> CharwordConfig:
@@ -94,11 +105,12 @@ def _data_name(data: str) -> str:
 
 def _submit_training(phase: PhaseRunner, quality, data, cfg: CharwordConfig, settings: BenchSettings,
                      work_dir: str) -> dict:
-    """One Trainer run per (variant, seed), same step budget; futures of their results."""
+    """One Trainer run per (arm, seed), same step budget; futures of their results."""
     runs = {}
     for seed in range(1, settings.seeds + 1):
         for variant in settings.variants:
-            run_cfg = cfg.replace(model={"variant": variant}, training={"seed": seed})
+            run_cfg = arm_config(cfg, ARMS[variant], settings.train_lexicon, settings.word_vectors).replace(
+                training={"seed": seed})
             label = f"{variant} seed {seed}"
             runs[(variant, seed)] = phase.submit(
                 f"train_{variant}_seed{seed}", f"Trainer {label}", quality.train_phase, data, run_cfg,
@@ -184,6 +196,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     texts_by_rate, typo_stats = {}, {}
     for rate in settings.typo_rates:
         texts_by_rate[rate], typo_stats[rate] = typos.perturb_texts(dev_texts, rate, settings.typo_seed)
+    misspelled, misspelled_stats = {}, {}
+    if settings.dev_lexicon:
+        misspelled, misspelled_stats = real_sets(dev_texts, settings.dev_lexicon, settings.misspelled_rates,
+                                                 settings.misspelling_seed)
+        for name, stats in misspelled_stats.items():
+            progress(f"  {name}: {stats['substituted']} of {stats['tokens']} dev tokens misspelled "
+                     f"({stats['eligible']} covered by the dev lexicon)")
 
     progress("Loading TensorFlow, TFX and Beam (once; every phase runs in a forked process)")
     sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags; these flags are not theirs
@@ -194,20 +213,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = _with_step_budget(cfg, settings.train_steps)
     parent_rss_mb = psutil.Process().memory_info().rss / 2**20
 
-    phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + 5, os.path.join(out_dir, "logs"),
-                        settings.poll_s, args.jobs)
+    phase = PhaseRunner(2 + len(settings.variants) * settings.seeds + (5 if settings.speed else 0),
+                        os.path.join(out_dir, "logs"), settings.poll_s, args.jobs)
     beam_args = resolve_beam_args(cfg.pipeline, sum(len(text.encode("utf-8")) for text, _ in splits.train))
-    speed_pending = _submit_transform_speed(phase, speed, splits, cfg, settings, work_dir)
+    speed_pending = _submit_transform_speed(phase, speed, splits, cfg, settings, work_dir) if settings.speed else {}
     transformed = phase("transform", "Transform (training data)", quality.transform_phase, splits.train,
                         splits.validation, cfg, os.path.join(work_dir, "transform"), beam_args)
     training = _submit_training(phase, quality, transformed["data"], cfg, settings, work_dir)
-    speed_pending.update(_submit_training_speed(phase, speed, cfg, settings, work_dir, transformed["data"]))
+    if settings.speed:
+        speed_pending.update(_submit_training_speed(phase, speed, cfg, settings, work_dir, transformed["data"]))
     train_runs = {key: future.result() for key, future in training.items()}
-    evaluation = phase("evaluate", "Evaluation (dev, typos, OOV slice)", quality.evaluate_phase,
+    evaluation = phase("evaluate", "Evaluation (dev, typos, misspellings, OOV slice)", quality.evaluate_phase,
                        {key: run["model_dir"] for key, run in train_runs.items()},
                        transformed["data"].transform_graph_dir, [str(label) for _, label in splits.dev],
-                       texts_by_rate)
-    speed_results = _collect_speed(speed_pending, phase.costs, settings)
+                       texts_by_rate, misspelled, settings.dev_lexicon)
+    speed_results = _collect_speed(speed_pending, phase.costs, settings) if settings.speed else {}
     phase.close()
 
     raw = {
@@ -226,6 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                  "text_column": splits.text_column, "label_column": splits.label_column,
                  "labels": list(splits.labels), "word_vocab_size": transformed["word_vocab_size"]},
         "train_runs": train_runs, "evaluation": evaluation, "typo_stats": typo_stats, "speed": speed_results,
+        "misspelled_stats": misspelled_stats,
         "memory": phase.costs,
     }
     built = report.build(raw, settings)

@@ -7,11 +7,14 @@ Each function is one phase (run in its own process by :mod:`bench.phases`):
 * :func:`train_phase` trains one variant/seed with the real ``run_fn`` and exports it;
 * :func:`evaluate_phase` loads every exported SavedModel and scores the dev texts
   through the ``predict_text`` signature (raw text in, so serving preprocessing is
-  what is measured), clean and with typos; OOV examples are found with the transform
-  graph's own ``has_oov`` feature.
+  what is measured), clean, with typos and with real misspellings; OOV examples are
+  found with the transform graph's own ``has_oov`` feature. With a dev lexicon it also
+  asks, through the ``embed_tokens`` signature, whether the merged vector of each
+  misspelling has its correct word among the 5 nearest vocabulary words
+  (:func:`embeddings.report.misspelling_scores`).
 """
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -68,12 +71,26 @@ def _accuracy(correct: List[bool]) -> float:
     return sum(correct) / len(correct) if correct else float("nan")
 
 
+def _correct_bits(correct: List[bool]) -> str:
+    return "".join("1" if c else "0" for c in correct)
+
+
+def _nearest_hits(model_dir: str, lexicon: str) -> dict:
+    from embeddings import model as embedding_model, report  # pylint: disable=import-outside-toplevel
+    return report.misspelling_scores(embedding_model.load(model_dir), lexicon)
+
+
 def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_labels: List[str],
-                   texts_by_rate: Dict[float, List[str]]) -> dict:
-    """Dev accuracy of every model at every typo rate, plus OOV-slice accuracy (clean).
+                   texts_by_rate: Dict[float, List[str]], misspelled: Optional[Dict[str, List[str]]] = None,
+                   nearest_lexicon: Optional[str] = None) -> dict:
+    """Dev accuracy of every model at every typo rate and on every ``misspelled`` set,
+    OOV-slice accuracy (clean), per-example correctness (``correct``: a 0/1 string per
+    set, for paired tests) and, with ``nearest_lexicon``, the nearest-word hits of its
+    misspellings.
 
     Returns ``{"oov": {...}, "models": {(variant, seed): {...}}}``.
     """
+    misspelled = misspelled or {}
 
     layer = tft.TFTransformOutput(graph_dir).transform_features_layer()
     counts = {rate: _transformed_counts(layer, texts) for rate, texts in texts_by_rate.items()}
@@ -87,15 +104,23 @@ def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_label
     results = {}
     for (variant, seed), model_dir in sorted(models.items()):
         signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
-        entry = {"accuracy": {}}
+        entry = {"accuracy": {}, "misspelled": {}, "correct": {}}
         for rate, texts in texts_by_rate.items():
             correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
             entry["accuracy"][rate] = _accuracy(correct)
             if rate == 0.0:
                 entry["oov_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if o])
                 entry["in_vocab_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if not o])
+                entry["correct"]["clean"] = _correct_bits(correct)
+        for name, texts in misspelled.items():
+            correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
+            entry["misspelled"][name] = _accuracy(correct)
+            entry["correct"][name] = _correct_bits(correct)
+        if nearest_lexicon:
+            entry["nearest"] = _nearest_hits(model_dir, nearest_lexicon)
         results[(variant, seed)] = entry
         progress(f"  evaluated {variant} seed {seed}: "
                  + ", ".join(f"p={rate:g} {acc:.3f}" for rate, acc in entry["accuracy"].items())
+                 + "".join(f", {name} {acc:.3f}" for name, acc in entry["misspelled"].items())
                  + f", OOV slice {entry['oov_accuracy']:.3f}")
     return {"oov": oov, "models": results}

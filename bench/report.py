@@ -9,7 +9,8 @@ import os
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from bench.settings import BenchSettings
+from bench.misspelled import mcnemar, set_name
+from bench.settings import BASELINE_ARM, NEW_DEFAULT_ARM, BenchSettings
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -64,9 +65,44 @@ def build(raw: dict, settings: BenchSettings) -> dict:
             "oov_accuracy": summarize(per_seed(variant, lambda m: m["oov_accuracy"])),
             "in_vocab_accuracy": summarize(per_seed(variant, lambda m: m["in_vocab_accuracy"]))}
     report = {"meta": raw["meta"], "data": raw["data"], "quality": quality, "robustness": robustness,
-              "speed": raw["speed"], "memory": raw["memory"]}
+              "speed": raw["speed"], "memory": raw["memory"],
+              "misspelled": _misspelled(raw, variants, seeds, settings)}
     report["targets"] = targets(report, settings)
     return report
+
+
+def _misspelled(raw: dict, variants: List[str], seeds: List[int], settings: BenchSettings) -> Optional[dict]:
+    """Accuracy on the real-misspelling dev sets per arm (and kept fraction of clean),
+    nearest-word hits, and McNemar of every arm against word_only per seed and pooled."""
+    stats = raw.get("misspelled_stats") or {}
+    if not stats:
+        return None
+    models = raw["evaluation"]["models"]
+    names = [set_name(r) for r in settings.misspelled_rates]
+    out = {"stats": stats, "sets": names, "accuracy": {}, "kept_fraction": {}, "nearest": {}, "mcnemar": {}}
+    for variant in variants:
+        runs = [models[(variant, seed)] for seed in seeds if (variant, seed) in models]
+        clean = summarize([run["accuracy"][0.0] for run in runs])
+        out["accuracy"][variant] = {"clean": clean, **{name: summarize([run["misspelled"][name] for run in runs])
+                                                       for name in names}}
+        out["kept_fraction"][variant] = {name: out["accuracy"][variant][name]["mean"] / clean["mean"]
+                                         for name in names}
+        hits = [run["nearest"]["merged token vectors"] for run in runs if run.get("nearest")]
+        if hits:
+            out["nearest"][variant] = {"hits_at_5": summarize([h["hits_at_5"] for h in hits]),
+                                       "hits_at_1": summarize([h["hits_at_1"] for h in hits]),
+                                       "pairs_used": hits[0]["pairs_used"], "pairs": hits[0]["pairs"]}
+        if variant != BASELINE_ARM and all((BASELINE_ARM, seed) in models for seed in seeds):
+            tests = {}
+            for name in ["clean"] + names:
+                first = [c == "1" for seed in seeds for c in models[(variant, seed)]["correct"][name]]
+                second = [c == "1" for seed in seeds for c in models[(BASELINE_ARM, seed)]["correct"][name]]
+                per_seed = [mcnemar([c == "1" for c in models[(variant, seed)]["correct"][name]],
+                                    [c == "1" for c in models[(BASELINE_ARM, seed)]["correct"][name]])
+                            for seed in seeds]
+                tests[name] = {"pooled": mcnemar(first, second), "per_seed": per_seed}
+            out["mcnemar"][variant] = tests
+    return out
 
 
 def _target(name: str, goal: str, measured: Optional[float], margin: Optional[float], shown: str,
@@ -119,12 +155,53 @@ def targets(report: dict, settings: BenchSettings) -> List[dict]:
                            f"margin {100 * (goals.trainer_max_overhead - value):+.1f} points"
                            f"; input pipeline {overhead['input_pipeline_share']:+.1%}, strategy + callbacks "
                            f"{overhead['strategy_callbacks_share']:+.1%}"))
+    out.extend(_misspelling_targets(report, goals))
     transform = speed.get("transform")
     if transform and "scaling_2_over_1" in transform:
         value = transform["scaling_2_over_1"]
         out.append(_target("Transform tokens/s, 2 vs 1 DirectRunner workers", f">= {goals.transform_min_scaling:g}x",
                            value, value - goals.transform_min_scaling, f"{value:.2f}x",
                            f"margin {value - goals.transform_min_scaling:+.2f}x"))
+    return out
+
+
+def _misspelling_targets(report: dict, goals) -> List[dict]:
+    misspelled = report.get("misspelled")
+    if not misspelled or NEW_DEFAULT_ARM not in misspelled["accuracy"]:
+        return []
+    out = []
+    acc = misspelled["accuracy"]
+    new = acc[NEW_DEFAULT_ARM]
+    for rate, over in ((goals.misspelled_rate, goals.misspelled_over_word_only),
+                       (goals.heavy_rate, goals.heavy_over_word_only)):
+        name = set_name(rate)
+        if BASELINE_ARM in acc and name in new:
+            diff = new[name]["mean"] - acc[BASELINE_ARM][name]["mean"]
+            note = f"margin {100 * (diff - over):+.1f} points"
+            if "word_only+noise" in acc:
+                note += f"; vs word_only+noise {100 * (new[name]['mean'] - acc['word_only+noise'][name]['mean']):+.1f}"
+            out.append(_target(f"{NEW_DEFAULT_ARM} vs {BASELINE_ARM}, {rate:.0%} of dev tokens misspelled (real)",
+                               f">= +{100 * over:.0f} points", diff, diff - over,
+                               f"{new[name]['mean']:.1%} vs {acc[BASELINE_ARM][name]['mean']:.1%}", note))
+    name = set_name(goals.misspelled_rate)
+    if name in new:
+        kept = misspelled["kept_fraction"][NEW_DEFAULT_ARM][name]
+        out.append(_target(f"{NEW_DEFAULT_ARM} keeps its clean accuracy at {goals.misspelled_rate:.0%} misspelled",
+                           f">= {goals.misspelled_min_kept:.0%}", kept, kept - goals.misspelled_min_kept,
+                           f"{kept:.1%}", f"margin {100 * (kept - goals.misspelled_min_kept):+.1f} points"))
+    if BASELINE_ARM in acc:
+        diff = new["clean"]["mean"] - acc[BASELINE_ARM]["clean"]["mean"]
+        out.append(_target(f"{NEW_DEFAULT_ARM} vs {BASELINE_ARM}, clean dev", ">= word_only", diff, diff,
+                           f"{new['clean']['mean']:.1%} vs {acc[BASELINE_ARM]['clean']['mean']:.1%}",
+                           f"margin {100 * diff:+.1f} points"))
+    nearest = misspelled["nearest"].get(NEW_DEFAULT_ARM)
+    if nearest:
+        hits = nearest["hits_at_5"]["mean"]
+        others = ", ".join(f"{arm} {n['hits_at_5']['mean']:.1%}" for arm, n in misspelled["nearest"].items()
+                           if arm != NEW_DEFAULT_ARM)
+        out.append(_target("correct word among the 5 nearest of a misspelling's merged vector (dev lexicon)",
+                           f">= {goals.nearest_min_hits:.0%}", hits, hits - goals.nearest_min_hits, f"{hits:.1%}",
+                           f"{nearest['pairs_used']} pairs whose word is in the vocabulary; {others}"))
     return out
 
 
@@ -188,6 +265,7 @@ def markdown(report: dict) -> str:
                     [[v, _pct(oov[v]["oov_accuracy"]), _pct(oov[v]["in_vocab_accuracy"])]
                      for v in robust["accuracy"]])
 
+    lines += _misspelled_markdown(report)
     lines += ["## 3. Speed (measured side by side in this run)", ""]
     chars = speed.get("char_encoder")
     if chars:
@@ -249,6 +327,48 @@ def markdown(report: dict) -> str:
     lines += _table(["status", "target", "goal", "measured", "margin / note"],
                     [[t["status"], t["name"], t["goal"], t["shown"], t["note"]] for t in report["targets"]])
     return "\n".join(lines)
+
+
+def _misspelled_markdown(report: dict) -> List[str]:
+    misspelled = report.get("misspelled")
+    if not misspelled:
+        return []
+    names, stats = misspelled["sets"], misspelled["stats"]
+    first = stats[names[0]]
+    lines = ["## 2b. Real misspellings (dev lexicon, never trained or tuned on)", "",
+             f"Dev words replaced by a human misspelling of them from the dev lexicon ({first['pairs']} pairs, "
+             f"{first['corrections']} correct words), so that a share of all {first['tokens']} dev tokens (words "
+             f"and punctuation marks) is misspelled; the lexicon covers {first['eligible']} tokens "
+             f"({first['eligible'] / max(1, first['tokens']):.1%}). Same texts for every model, nested across shares.",
+             ""]
+    lines += _table(["set", "tokens misspelled"],
+                    [[name, f"{stats[name]['substituted']} of {stats[name]['tokens']} "
+                            f"({stats[name]['substituted'] / max(1, stats[name]['tokens']):.1%})"] for name in names])
+    header = ["arm", "clean"] + names + [f"kept at {n.split()[-1]}" for n in names]
+    rows = []
+    for arm, by_set in misspelled["accuracy"].items():
+        rows.append([arm, _pct(by_set["clean"])] + [_pct(by_set[n]) for n in names]
+                    + [f"{misspelled['kept_fraction'][arm][n]:.1%}" for n in names])
+    lines += _table(header, rows)
+    if misspelled["nearest"]:
+        lines += ["Nearest words: for each dev-lexicon pair whose correct word is in the vocabulary, is the correct "
+                  "word among the 5 (1) nearest vocabulary words of the misspelling's merged token vector "
+                  "(`embed_tokens`, cosine)?", ""]
+        lines += _table(["arm", "hits@5", "hits@1", "pairs used"],
+                        [[arm, _pct(n["hits_at_5"]), _pct(n["hits_at_1"]), f"{n['pairs_used']} of {n['pairs']}"]
+                         for arm, n in misspelled["nearest"].items()])
+    if misspelled["mcnemar"]:
+        lines += [f"Paired test against {BASELINE_ARM} (exact McNemar; pooled over seeds, then per seed: "
+                  "examples only the arm gets right / only word_only gets right, p):", ""]
+        rows = []
+        for arm, tests in misspelled["mcnemar"].items():
+            for name, test in tests.items():
+                pooled = test["pooled"]
+                rows.append([arm, name, f"{pooled['only_first']} / {pooled['only_second']}", f"{pooled['p_value']:.3g}",
+                             "; ".join(f"{t['only_first']}/{t['only_second']} p={t['p_value']:.2g}"
+                                       for t in test["per_seed"])])
+        lines += _table(["arm", "set", "pooled: only arm / only word_only", "pooled p", "per seed"], rows)
+    return lines
 
 
 def plot(report: dict, path: str) -> None:

@@ -6,11 +6,49 @@ adds on top: seeds, step budgets, typo rates, speed-sample sizes and the targets
 """
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
-from charword.config import VARIANTS
+from charword.config import CharwordConfig
 
 TRANSFORM_SPEED_MODES = ("multi_processing", "multi_threading")
+
+
+class Arm(NamedTuple):
+    """One model of the ablation: a variant and which robustness parts it trains with."""
+
+    variant: str
+    noise: bool = False     # training-time misspellings (noise.*)
+    routing: bool = False   # model.oov_routing
+    aux: bool = False       # noise.aux_weight (needs noise)
+    vectors: bool = False   # pretrained word vectors (model.word_vectors = --word-vectors)
+
+
+# Cumulative ablation: each hybrid arm adds one part to the one before it.
+ARMS: Dict[str, Arm] = {
+    "word_only": Arm("word_only"),
+    "char_only": Arm("char_only"),
+    "hybrid": Arm("hybrid"),
+    "hybrid+noise": Arm("hybrid", noise=True),
+    "hybrid+noise+routing": Arm("hybrid", noise=True, routing=True),
+    "hybrid+noise+routing+aux": Arm("hybrid", noise=True, routing=True, aux=True),
+    "word_only+noise": Arm("word_only", noise=True),
+    "word_only+vectors": Arm("word_only", vectors=True),
+    "hybrid+noise+routing+aux+vectors": Arm("hybrid", noise=True, routing=True, aux=True, vectors=True),
+}
+BASELINE_ARM = "word_only"
+NEW_DEFAULT_ARM = "hybrid+noise+routing+aux"
+
+
+def arm_config(cfg: CharwordConfig, arm: Arm, train_lexicon: Optional[str], word_vectors: Optional[str]
+               ) -> CharwordConfig:
+    """``cfg`` with the arm's variant and parts: a part that is on takes the project's
+    default setting (the settings ``charword run`` uses), one that is off is turned off."""
+    on = CharwordConfig()
+    return cfg.replace(
+        model={"variant": arm.variant, "oov_routing": on.model.oov_routing if arm.routing else "none",
+               "word_vectors": word_vectors if arm.vectors else None},
+        noise={"rate": on.noise.rate if arm.noise else 0.0, "lexicon": train_lexicon if arm.noise else None,
+               "aux_weight": on.noise.aux_weight if arm.aux else 0.0})
 
 
 @dataclass(frozen=True)
@@ -23,6 +61,12 @@ class Targets:
     cnn_over_bilstm_min: float = 3.0         # char-CNN vs char-BiLSTM training examples/s
     trainer_max_overhead: float = 0.05       # run_fn fit throughput vs plain Keras
     transform_min_scaling: float = 1.8       # Transform tokens/s, 2 vs 1 DirectRunner workers
+    misspelled_rate: float = 0.1             # share of dev tokens with real misspellings judged first
+    misspelled_over_word_only: float = 0.02  # new default hybrid vs word_only there (accuracy points)
+    misspelled_min_kept: float = 0.98        # new default hybrid keeps this fraction of its clean accuracy
+    heavy_rate: float = 0.2                  # the second real-misspelling level judged
+    heavy_over_word_only: float = 0.04       # new default hybrid vs word_only there
+    nearest_min_hits: float = 0.5            # misspelling's merged vector has its word among the 5 nearest
 
 
 @dataclass(frozen=True)
@@ -50,9 +94,26 @@ class BenchSettings:
         (``multi_processing``, as Beam's local runner scales; ``multi_threading`` skips
         the workers' start-up, for quick smoke runs).
       poll_s: interval of process-tree RSS sampling.
+      variants: the arms trained (names of :data:`ARMS`); arms with pretrained vectors
+        need ``word_vectors``.
+      speed: run the speed phases (CNN vs BiLSTM, Trainer overhead, Transform scaling).
+      train_lexicon: misspelling lexicon of the training noise (``--train-lexicon``);
+        ``None``: synthetic typos only.
+      dev_lexicon: misspelling lexicon the dev set is scored with (``--dev-lexicon``),
+        never used to train or tune; ``None`` skips the real-misspelling measurements.
+      misspelled_rates: shares of all dev tokens given a real misspelling.
+      misspelling_seed: seed of their positions and choices (the same for every model).
+      word_vectors: pretrained word vectors of the ``+vectors`` arms (``--word-vectors``).
     """
 
-    variants: Tuple[str, ...] = VARIANTS
+    variants: Tuple[str, ...] = ("word_only", "char_only", "hybrid", "hybrid+noise", "hybrid+noise+routing",
+                                 "hybrid+noise+routing+aux", "word_only+noise")
+    speed: bool = True
+    train_lexicon: Optional[str] = None
+    dev_lexicon: Optional[str] = None
+    misspelled_rates: Tuple[float, ...] = (0.05, 0.1, 0.2)
+    misspelling_seed: int = 7
+    word_vectors: Optional[str] = None
     seeds: int = 3
     train_steps: int = 2000
     train_limit: Optional[int] = None
@@ -75,8 +136,12 @@ class BenchSettings:
 
     def __post_init__(self) -> None:
         problems = []
-        if any(v not in VARIANTS for v in self.variants) or not self.variants:
-            problems.append(f"variants must be a non-empty subset of {VARIANTS}")
+        if any(v not in ARMS for v in self.variants) or not self.variants:
+            problems.append(f"variants must be a non-empty subset of {list(ARMS)}")
+        if not self.word_vectors and any(ARMS[v].vectors for v in self.variants if v in ARMS):
+            problems.append("arms with +vectors need word_vectors (--word-vectors)")
+        if any(not 0 < p <= 1 for p in self.misspelled_rates):
+            problems.append("misspelled_rates must lie in (0, 1]")
         for name in ("seeds", "train_steps", "speed_batches", "speed_timed_steps", "speed_rounds",
                      "overhead_steps_per_epoch", "overhead_rounds", "transform_tokens"):
             if getattr(self, name) < 1:

@@ -1,5 +1,6 @@
 """The benchmark: typo generator (unit tests) and a smoke run of bench.hybrid_report."""
 import json
+import math
 import os
 import random
 import subprocess
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from bench import typos
+from bench import misspelled, typos
 from bench.settings import BenchSettings
 from tests.conftest import SHARED_DATA, learnable_pairs
 
@@ -129,12 +130,24 @@ SMOKE_CONFIG = {
 }
 
 
+SMOKE_ARMS = ("word_only", "char_only", "hybrid", "hybrid+noise+routing+aux")
+
+
+def _lexicon(path, pairs):
+    path.write_text("misspelling\tcorrection\n" + "".join(f"{wrong}\t{right}\n" for wrong, right in pairs))
+    return str(path)
+
+
 @pytest.mark.slow
 def test_hybrid_report_smoke(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMOKE_CONFIG))
     out = tmp_path / "report"
+    dev_lexicon = _lexicon(tmp_path / "dev.tsv", [("teh", "the"), ("adn", "and"), ("flim", "film"), ("moive", "movie"),
+                                                  ("si", "is"), ("taht", "that"), ("wiht", "with")])
+    train_lexicon = _lexicon(tmp_path / "train.tsv", [("hte", "the"), ("nad", "and"), ("fillm", "film")])
     command = [sys.executable, "-m", "bench.hybrid_report", "--data", _smoke_data(tmp_path), "--out", str(out),
+               "--arms", ",".join(SMOKE_ARMS), "--dev-lexicon", dev_lexicon, "--train-lexicon", train_lexicon,
                "--train-limit", "200", "--seeds", "1", "--steps", "20", "--config", str(config),
                "--speed-tokens", "3000", "--speed-steps", "3", "--overhead-steps", "3",
                "--set", "speed_rounds=1", "--set", "overhead_rounds=1", "--set", "overhead_epochs=2",
@@ -146,7 +159,11 @@ def test_hybrid_report_smoke(tmp_path):
         assert (out / name).stat().st_size > 0
     report = json.loads((out / "report.json").read_text())
     assert set(report) >= {"meta", "data", "quality", "robustness", "speed", "memory", "targets"}
-    assert set(report["quality"]) == {"hybrid", "word_only", "char_only"}
+    assert set(report["quality"]) == set(SMOKE_ARMS)
+    misspelled = report["misspelled"]
+    assert set(misspelled["accuracy"]) == set(SMOKE_ARMS) == set(misspelled["nearest"])
+    assert misspelled["stats"]["real 0.1"]["substituted"] > 0
+    assert set(misspelled["mcnemar"]) == set(SMOKE_ARMS) - {"word_only"}
     for variant, quality in report["quality"].items():
         assert 0.0 <= quality["dev_accuracy"]["mean"] <= 1.0
         for rate in ("0", "0.1", "0.2", "0.3"):
@@ -162,7 +179,31 @@ def test_hybrid_report_smoke(tmp_path):
     assert all(run["tokens_per_s"] > 0 for run in speed["transform"]["runs"].values())
     assert len(speed["transform"]["runs"]) == 3
     assert all(cost["peak_rss_mb"] > 0 and cost["wall_s"] > 0 for cost in report["memory"].values())
-    assert {t["status"] for t in report["targets"]} <= {"PASS", "MISS"} and len(report["targets"]) == 6
+    assert {t["status"] for t in report["targets"]} <= {"PASS", "MISS"} and len(report["targets"]) == 11
     markdown = (out / "report.md").read_text()
-    for heading in ("## 1. Quality", "## 2. Robustness", "## 3. Speed", "## 4. Memory", "## 5. Targets"):
+    for heading in ("## 1. Quality", "## 2. Robustness", "## 2b. Real misspellings", "## 3. Speed", "## 4. Memory",
+                    "## 5. Targets"):
         assert heading in markdown
+
+
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
+    first = [True] * 10 + [False] * 2 + [True] * 5
+    second = [False] * 10 + [True] * 2 + [True] * 5
+    result = misspelled.mcnemar(first, second)
+    assert (result["only_first"], result["only_second"]) == (10, 2)
+    assert result["p_value"] == pytest.approx(2 * sum(math.comb(12, i) for i in range(3)) / 2 ** 12)
+    assert misspelled.mcnemar([True, False], [True, False])["p_value"] == 1.0
+    with pytest.raises(ValueError, match="length"):
+        misspelled.mcnemar([True], [True, False])
+
+
+def test_real_misspelling_sets_are_nested_and_report_coverage(tmp_path):
+    lexicon = _lexicon(tmp_path / "dev.tsv", [("teh", "the"), ("flim", "film"), ("grate", "great")])
+    texts = ["the film was great .", "a great film , the best", "nothing here"]
+    sets, stats = misspelled.real_sets(texts, lexicon, (0.1, 0.3), seed=3)
+    assert stats["real 0.1"]["eligible"] == 6 and stats["real 0.1"]["pairs"] == 3
+    assert stats["real 0.1"]["tokens"] == 13
+    assert stats["real 0.1"]["substituted"] == 1 and stats["real 0.3"]["substituted"] == 4
+    changed = {name: {(t, w) for t, (a, b) in enumerate(zip(texts, out)) for w, (x, y) in
+                      enumerate(zip(a.split(), b.split())) if x != y} for name, out in sets.items()}
+    assert changed["real 0.1"] < changed["real 0.3"]
