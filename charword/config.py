@@ -187,7 +187,7 @@ class ModelConfig(_Section):
     sentence_encoder: str = "bilstm"
     sentence_units: int = 64
     dropout: float = 0.2
-    oov_routing: str = "none"
+    oov_routing: str = "zero"
     sentence_path: str = "none"
     sentence_checkpoint: Optional[str] = None
     sentence_tuning: str = "frozen"
@@ -278,17 +278,18 @@ class NoiseConfig(_Section):
       aux_weight: weight of the auxiliary loss on noised in-vocabulary tokens (MIMICK,
         Pinter et al. 2017, adapted to noise); 0 turns it off. Needs ``rate`` > 0 and
         a char branch (``hybrid`` or ``char_only``; ``word_only`` trains without it).
-      aux_target: ``token``: cosine distance between the merged token vector of the
-        misspelling and the (stop-gradient) merged vector of the clean token; ``word``:
-        between a linear map of the char vector of the misspelling and the
-        (stop-gradient) word vector of the clean token.
+      aux_target: the vectors the loss matches (contrastively, against the other noised
+        tokens of the batch): ``token``: the merged token vector of the misspelling and
+        the (stop-gradient) merged vector of the clean token; ``word``: a linear map of
+        the char vector of the misspelling and the (stop-gradient) word vector of the
+        clean token.
     """
 
-    rate: float = 0.0
+    rate: float = 0.15
     lexicon: Optional[str] = None
     lexicon_share: float = 0.5
     synthetic_per_word: int = 8
-    aux_weight: float = 0.0
+    aux_weight: float = 1.0
     aux_target: str = "token"
 
     def validate(self) -> None:
