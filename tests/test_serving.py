@@ -1,10 +1,12 @@
 """The model server (serving/) over real HTTP on 127.0.0.1: TF Serving's REST API, bad
 requests, load, slow clients, hot reload, restarts; the CLI; the Kubernetes manifests.
 
-One server (in a thread of this process) serves the module; the restart test starts
-``charword serve`` in a child process.
+One server (in a thread of this process) serves the module; the hot-reload test, which
+adds versions, has a server of its own, and the restart test starts ``charword serve``
+in a child process.
 """
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -99,16 +101,30 @@ class Served:
         self.port = server.port
 
 
-@pytest.fixture(scope="module")
-def served(trained_model, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("models") / NAME)
-    copy_version(trained_model.model_dir, model_dir, 1)
+@contextlib.contextmanager
+def serving_version_1(saved_model: str, model_dir: str):
+    """A ThreadServer over ``model_dir`` holding ``saved_model`` as version 1, once it serves."""
+    copy_version(saved_model, model_dir, 1)
     server = ThreadServer(model_dir)
     try:
         wait_for(lambda: ready(server.url), 180, "version 1 to load")
-        yield Served(trained_model.model_dir, model_dir, server)
+        yield Served(saved_model, model_dir, server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(trained_model, tmp_path_factory):
+    """The module's server; tests using it leave its model directory as they found it."""
+    with serving_version_1(trained_model.model_dir, str(tmp_path_factory.mktemp("models") / NAME)) as running:
+        yield running
+
+
+@pytest.fixture
+def own_server(trained_model, tmp_path):
+    """A server of the test's own, for a test that adds versions to its model directory."""
+    with serving_version_1(trained_model.model_dir, str(tmp_path / NAME)) as running:
+        yield running
 
 
 def serialized_example(text: str) -> bytes:
@@ -271,8 +287,9 @@ def test_load_1000_requests_from_8_clients(served):
     assert len(codes) == 1000 and codes.count(200) == 1000
 
 
-def test_cli_predict_and_embed(served, capsys):
+def test_cli_predict_and_embed(served, capsys, monkeypatch):
     from cli import main as cli  # pylint: disable=import-outside-toplevel
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)  # restored afterwards: the CLI sets it for its children
     texts = ["the movie was wonderful .", "the acting was awful ."]
     for source in (["--url", f"{served.url}/v1/models/{NAME}"], ["--model-dir", served.model_dir]):
         assert cli.main(["predict", *texts, *source]) == 0
@@ -296,9 +313,9 @@ def test_cli_predict_and_embed(served, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_hot_reload_under_load_then_a_corrupt_version_is_refused(served, caplog):
+def test_hot_reload_under_load_then_a_corrupt_version_is_refused(own_server, caplog):
     caplog.set_level(logging.INFO, logger="serving.registry")
-    url, switched = served.url, threading.Event()
+    url, switched = own_server.url, threading.Event()
 
     def client(index: int) -> list:
         seen = []
@@ -314,10 +331,10 @@ def test_hot_reload_under_load_then_a_corrupt_version_is_refused(served, caplog)
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(client, k) for k in range(4)]
         time.sleep(1)
-        dest = copy_version(served.saved_model, served.model_dir, 2, with_pb=False)
+        dest = copy_version(own_server.saved_model, own_server.model_dir, 2, with_pb=False)
         time.sleep(4 * POLL_SECONDS)
         assert versions(url) == {"1": "AVAILABLE"}, "a version without saved_model.pb was picked up"
-        write_pb(served.saved_model, dest)
+        write_pb(own_server.saved_model, dest)
         wait_for(lambda: versions(url).get("2") == "AVAILABLE", 180, "version 2 to swap in")
         switched.set()
         seen = [future.result() for future in futures]
@@ -329,8 +346,8 @@ def test_hot_reload_under_load_then_a_corrupt_version_is_refused(served, caplog)
     assert versions(url) == {"2": "AVAILABLE"}
 
     # A truncated saved_model.pb: refused once (not retried while its files stay the same); 2 keeps serving.
-    truncated = os.path.getsize(os.path.join(served.saved_model, "saved_model.pb")) // 3
-    dest = copy_version(served.saved_model, served.model_dir, 3, pb_bytes=truncated)
+    truncated = os.path.getsize(os.path.join(own_server.saved_model, "saved_model.pb")) // 3
+    dest = copy_version(own_server.saved_model, own_server.model_dir, 3, pb_bytes=truncated)
     wait_for(lambda: versions(url).get("3") == "END", 120, "version 3 to fail")
     time.sleep(6 * POLL_SECONDS)
     status = httpx.get(f"{url}/v1/models/{NAME}").json()["model_version_status"]
@@ -344,7 +361,7 @@ def test_hot_reload_under_load_then_a_corrupt_version_is_refused(served, caplog)
     assert len(failures) == 1
 
     # Once its files change (the copy completes), version 3 is tried again and swaps in.
-    write_pb(served.saved_model, dest)
+    write_pb(own_server.saved_model, dest)
     wait_for(lambda: versions(url) == {"3": "AVAILABLE"}, 180, "the repaired version 3 to swap in")
 
 
@@ -408,7 +425,7 @@ def test_kubernetes_manifests():
         assert "BEGIN" not in text and "0.0.0.0" not in text
         for doc in yaml.safe_load_all(text):
             docs[doc["kind"]] = doc
-            for path, key, value in _walk(doc):
+            for path, key, _ in _walk(doc):
                 assert not any(word in str(key).lower() for word in ("secret", "password", "token", "key")), path
     push_suffix = f"/serving/{PipelineConfig().model_name}"
 
