@@ -6,11 +6,13 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from charword.servability import NotServableError
 from components.servable_probe import check_model
+from trainer import layers
 from trainer.model import build_models
 
 
@@ -155,13 +157,67 @@ def test_unworkable_config_fails_at_config_time_naming_the_field(section, values
         CharwordConfig().replace(**{section: values})
 
 
-def test_layers_round_trip_through_get_config():
-    cfg = _small_config()
-    classifier = build_models(cfg.model, cfg.preprocessing, 20, 2).classifier
-    for layer in classifier.layers:
-        config = layer.get_config()
-        clone = type(layer).from_config(config)
-        assert clone.get_config() == config
+def _normal(rng, *shape):
+    return rng.normal(size=shape).astype("float32")
+
+
+def _char_inputs(rng):
+    """Char embeddings ``[2, 3, 4, 5]`` and a mask ``[2, 3, 4]`` with padding in it."""
+    mask = np.ones((2, 3, 4), bool)
+    mask[0, 1, 2:] = mask[1, 2, :] = False
+    return {"char_embeddings": _normal(rng, 2, 3, 4, 5), "mask": mask}
+
+
+def _token_inputs(rng):
+    """Tokens ``[2, 5, 6]`` and a mask ``[2, 5]``: the second text has 2 real tokens."""
+    return {"tokens": _normal(rng, 2, 5, 6), "mask": np.arange(5) < np.array([[5], [2]])}
+
+
+def _branch_inputs(rng):
+    """Word and char vectors of each token: ``[2, 3, 4]`` and ``[2, 3, 5]``."""
+    return {"inputs": [_normal(rng, 2, 3, 4), _normal(rng, 2, 3, 5)]}
+
+
+def _routing_inputs(rng):
+    """Word vectors ``[2, 3, 4]``, word ids ``[2, 3]`` (ids above 5 are OOV buckets) and
+    char vectors ``[2, 3, 5]``."""
+    return {"inputs": [_normal(rng, 2, 3, 4), np.array([[1, 7, 0], [6, 2, 3]]), _normal(rng, 2, 3, 5)]}
+
+
+# Every public layer of trainer.layers with constructor arguments other than the defaults,
+# and inputs to call it on.
+LAYER_CASES = [
+    (layers.Highway, dict(num_layers=2, gate_bias=-1.5), lambda rng: {"inputs": _normal(rng, 3, 6)}),
+    (layers.CharCNNEncoder, dict(filters=((1, 3), (3, 4)), highway_layers=2, output_dim=6), _char_inputs),
+    (layers.CharBiLSTMEncoder, dict(units=3, highway_layers=1, output_dim=5), _char_inputs),
+    (layers.TokenMerge, dict(mode="sum", token_dim=6), _branch_inputs),
+    (layers.TokenMerge, dict(mode="concat_project", token_dim=7), _branch_inputs),
+    (layers.OOVRouting, dict(mode="gate", vocab_size=5), _routing_inputs),
+    (layers.OOVRouting, dict(mode="zero", vocab_size=5), _routing_inputs),
+    (layers.SentenceEncoder, dict(kind="cnn", units=4), _token_inputs),
+    (layers.SentenceEncoder, dict(kind="bilstm", units=3), _token_inputs),
+]
+
+
+def test_every_public_layer_has_a_get_config_case():
+    public = {cls for cls in vars(layers).values() if isinstance(cls, type) and issubclass(cls, keras.layers.Layer)
+              and cls.__module__ == layers.__name__ and not cls.__name__.startswith("_")}
+    assert public == {cls for cls, _, _ in LAYER_CASES}
+
+
+@pytest.mark.parametrize("cls,kwargs,make_inputs", LAYER_CASES,
+                         ids=["-".join([cls.__name__, *map(str, kw.values())]) for cls, kw, _ in LAYER_CASES])
+def test_layer_rebuilt_from_get_config_has_the_constructor_arguments_and_gives_the_same_outputs(
+        cls, kwargs, make_inputs):
+    inputs = make_inputs(np.random.default_rng(0))
+    layer = cls(**kwargs, name="original")
+    expected = layer(**inputs).numpy()
+    config = layer.get_config()
+    assert {name: config.get(name) for name in kwargs} == kwargs
+    clone = cls.from_config(config)
+    clone(**inputs)  # creates the clone's weights
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(**inputs).numpy(), expected)
 
 
 def test_single_device_trains_without_mirroring_and_autograph_skips_tf_keras():
