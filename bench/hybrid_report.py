@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
 from bench import inputs, typos  # noqa: E402  pylint: disable=wrong-import-position
-from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
 from bench.misspelled import real_sets  # noqa: E402  pylint: disable=wrong-import-position
+from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
 from bench.settings import ARMS, BenchSettings, arm_config  # noqa: E402  pylint: disable=wrong-import-position
 from charword.config import CharwordConfig, ConfigError, load_config  # noqa: E402  pylint: disable=wrong-import-position
 from pipeline.beam_args import resolve_beam_args  # noqa: E402  pylint: disable=wrong-import-position

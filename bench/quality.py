@@ -76,7 +76,8 @@ def _correct_bits(correct: List[bool]) -> str:
 
 
 def _nearest_hits(model_dir: str, lexicon: str) -> dict:
-    from embeddings import model as embedding_model, report  # pylint: disable=import-outside-toplevel
+    from embeddings import model as embedding_model  # pylint: disable=import-outside-toplevel
+    from embeddings import report  # pylint: disable=import-outside-toplevel
     return report.misspelling_scores(embedding_model.load(model_dir), lexicon)
 
 

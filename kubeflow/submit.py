@@ -70,8 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     import kfp  # pylint: disable=import-outside-toplevel
     token = os.environ[args.existing_token_env] if args.existing_token_env else None
     client = kfp.Client(host=args.host, existing_token=token)
-    result = submit(client, args.package, pipeline_parameters(args.data_root, args.train_steps, args.held_out_eval), args.schedule,
-                    args.job_name)
+    parameters = pipeline_parameters(args.data_root, args.train_steps, args.held_out_eval)
+    result = submit(client, args.package, parameters, args.schedule, args.job_name)
     print(f"submitted: {result}")
     return 0
 

@@ -29,7 +29,8 @@ def test_synthetic_typos_are_distinct_single_edits_and_repeat_with_the_seed():
     typos = misspellings.synthetic_typos("terrible", 6, seed=3)
     assert len(typos) == 6 == len(set(typos)) and "terrible" not in typos
     assert all(abs(len(t) - len("terrible")) <= 1 for t in typos)
-    assert typos == misspellings.synthetic_typos("terrible", 6, seed=3) != misspellings.synthetic_typos("terrible", 6, 4)
+    assert typos == misspellings.synthetic_typos("terrible", 6, seed=3)
+    assert typos != misspellings.synthetic_typos("terrible", 6, seed=4)
     assert misspellings.synthetic_typos("a", 3, seed=1) == []
 
 

@@ -92,7 +92,8 @@ def test_noise_rate_and_lexicon_share_follow_the_config(transformed):
     _, data, output, table, _ = transformed
     features = _train_features(output, data, repeat=12)
     rate, share = 0.3, 0.7
-    out = {k: v.numpy() for k, v in noise.noise_batch(features, table, rate, share, tf.constant([5, 6], tf.int64)).items()}
+    noised_batch = noise.noise_batch(features, table, rate, share, tf.constant([5, 6], tf.int64))
+    out = {k: v.numpy() for k, v in noised_batch.items()}
     clean = out[contract.CLEAN_WORD_IDS]
     in_vocab = (clean >= 1) & (clean <= table.vocab_size)
     index = np.where(in_vocab, clean, 0)

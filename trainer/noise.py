@@ -100,7 +100,6 @@ def build_table(tf_transform_output: tft.TFTransformOutput, cfg: NoiseConfig, pr
     # vocabulary, or of several tokens, has no clean id to noise).
     corrections = sorted(set(lexicon) | set(synthetic))
     clean_ids, clean_chars, clean_counts = _encode(layer, raw_spec, [c.encode("utf-8") for c in corrections])
-    rows: Dict[int, Tuple[List[int], List[int]]] = {}
     strings: List[bytes] = []
     kinds: List[int] = []   # 0 = lexicon, 1 = synthetic
     owners: List[int] = []
@@ -154,7 +153,8 @@ def noise_batch(features: Dict[str, tf.Tensor], table: NoiseTable, rate: float, 
     use_lexicon = (lexicon_count > 0) & ((synthetic_count == 0) | (draws[1] < lexicon_share))
     count = tf.where(use_lexicon, lexicon_count, synthetic_count)
     offset = tf.minimum(tf.cast(draws[2] * tf.cast(count, tf.float32), tf.int64), tf.maximum(count - 1, 0))
-    start = tf.gather(tf.constant(table.lexicon_start), index) + tf.where(use_lexicon, tf.zeros_like(lexicon_count), lexicon_count)
+    skip_lexicon = tf.where(use_lexicon, tf.zeros_like(lexicon_count), lexicon_count)
+    start = tf.gather(tf.constant(table.lexicon_start), index) + skip_lexicon
     rows = tf.clip_by_value(start + offset, 0, max(len(table.word_ids) - 1, 0))
     if len(table.word_ids):
         new_words = tf.gather(tf.constant(table.word_ids), rows)
