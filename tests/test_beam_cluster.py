@@ -78,9 +78,11 @@ def test_cluster_starts_answers_refuses_a_second_start_and_stops(state_dir, caps
 
 
 def test_a_service_that_cannot_start_is_reported_with_its_log(state_dir, monkeypatch):
-    # A port taken by a listening socket: the worker pool cannot bind it and exits.
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+    # A port taken on every address (a dual-stack wildcard socket, so neither 127.0.0.1 nor
+    # ::1 is free: gRPC serves "localhost" when either binds): the service cannot start.
+    with socket.socket(socket.AF_INET6) as taken:
+        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        taken.bind(("::", 0))
         taken.listen()
         port = taken.getsockname()[1]
         monkeypatch.setattr(beam_cluster, "_free_port", lambda: port)
