@@ -21,10 +21,9 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Keras flavour before TensorFlow)
-from charword.demo_data import DEMO_DATA  # noqa: E402  pylint: disable=wrong-import-position
-from charword.config import load_config  # noqa: E402  pylint: disable=wrong-import-position
-
 from bench.phases import progress  # noqa: E402  pylint: disable=wrong-import-position
+from charword.config import load_config  # noqa: E402  pylint: disable=wrong-import-position
+from charword.demo_data import DEMO_DATA  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def timing_table(summary, total_s: float) -> str:

@@ -2,13 +2,14 @@
 import os
 from typing import Dict, List, Optional
 
-import charword
 import numpy as np
 import tensorflow as tf
-from charword.contract import SAVED_MODEL_FILE
-from charword.servability import NotServableError, check_servable
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
+
+import charword
+from charword.contract import SAVED_MODEL_FILE
+from charword.servability import NotServableError, check_servable
 
 WARM_UP_TEXTS = ("the movie was wonderful .", "")
 

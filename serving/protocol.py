@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping
 
 import numpy as np
+
 from charword import contract
 
 VERSION_HEADER = "X-Model-Version"  # names the version that answered; bodies stay TF Serving's
