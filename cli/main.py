@@ -12,7 +12,6 @@ Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--he
 answers at once.
 """
 import argparse
-import json
 import logging
 import os
 import sys

@@ -157,8 +157,9 @@ def format_summary(summary: RunSummary) -> str:
     lines = ["", "charword run summary", "--------------------"]
     if summary.staging:
         staged = summary.staging
-        lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, {staged['rows_dropped']} dropped, "
-                     f"{staged['rows_truncated']} cut to max_text_chars (report: {staged['report']})")
+        lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "
+                     f"{staged['rows_dropped']} dropped, {staged['rows_truncated']} cut to max_text_chars "
+                     f"(report: {staged['report']})")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
     for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):

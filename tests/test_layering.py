@@ -74,8 +74,8 @@ def test_imports_point_one_way(package):
 
 
 def test_serving_needs_neither_trainer_nor_tf_transform():
-    wrong = [f"{path}:{line} imports {root}" for path in _files("serving") for line, root in _imported_roots(_tree(path))
-             if root in SERVING_FORBIDDEN]
+    wrong = [f"{path}:{line} imports {root}" for path in _files("serving")
+             for line, root in _imported_roots(_tree(path)) if root in SERVING_FORBIDDEN]
     assert not wrong, "\n".join(wrong)
 
 

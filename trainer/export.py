@@ -23,6 +23,7 @@ from charword.config import PreprocessingConfig
 from preprocessing import text_ops
 from trainer.model import Models
 
+
 def label_names(tf_transform_output: tft.TFTransformOutput) -> list:
     """Class names in class-id order, from the label vocabulary Transform wrote."""
     return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(contract.LABEL_VOCAB)]
