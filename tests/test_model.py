@@ -84,8 +84,9 @@ def test_prediction_does_not_depend_on_other_texts_in_the_batch(trained_model):
 
 def test_unseen_words_get_distinct_vectors_and_misspellings_stay_near(trained_model):
     """Typos (out of vocabulary) land nearer their correct word than any trained word of
-    the other class. The merged vectors are shaped by the classification task, so the
-    robust reference is meaning (the other class), not arbitrary unrelated spellings."""
+    the other class, by cosine distance (as nearest words are found). The merged vectors
+    are shaped by the classification task, so the robust reference is meaning (the other
+    class), not arbitrary unrelated spellings."""
     from tests.conftest import NEGATIVE_WORDS, POSITIVE_WORDS  # pylint: disable=import-outside-toplevel
     typos = {"excellent": "exellent", "wonderful": "wonderfull", "terrible": "terible", "horrible": "horible",
              "dreadful": "dredful", "superb": "suberb"}
