@@ -96,10 +96,13 @@ def test_unseen_words_get_distinct_vectors_and_misspellings_stay_near(trained_mo
     assert [t.decode() for t in out["tokens"].numpy()[:, 0]] == words
     vectors = dict(zip(words, out["embeddings"].numpy()[:, 0]))
     assert not np.allclose(vectors["quixotic"], vectors["zebra"], atol=1e-3)
+    def distance(a, b):
+        return 1.0 - float(vectors[a] @ vectors[b]) / (np.linalg.norm(vectors[a]) * np.linalg.norm(vectors[b]))
+
     for correct, typo in typos.items():
         other_class = NEGATIVE_WORDS if correct in POSITIVE_WORDS else POSITIVE_WORDS
-        to_correct = np.linalg.norm(vectors[typo] - vectors[correct])
-        to_other_class = min(np.linalg.norm(vectors[typo] - vectors[w]) for w in other_class)
+        to_correct = distance(typo, correct)
+        to_other_class = min(distance(typo, w) for w in other_class)
         assert to_correct < to_other_class, (typo, to_correct, to_other_class)
 
 
