@@ -27,6 +27,8 @@ SERVING_FORBIDDEN = {"tensorflow_transform", "tfx", "tfx_bsl", "apache_beam", "t
 # Modules that handle model outputs by name.
 OUTPUT_KEY_PACKAGES = ("serving", "components", "pipeline", "cli")
 OUTPUT_KEY_FILES = ("trainer/export.py", "charword/servability.py")
+# Strings equal to an output key that name something else: MisspellingCheck counts eval "tokens".
+NOT_OUTPUT_KEYS = {("components/misspelling_check.py", "tokens")}
 OUTPUT_KEYS = {contract.PROBABILITIES, contract.LABEL, contract.CLASSES, contract.TOKENS, contract.EMBEDDINGS,
                contract.MASK}
 
@@ -90,7 +92,7 @@ def test_signature_names_are_spelled_only_in_the_contract():
 def test_output_keys_are_spelled_only_in_the_contract():
     paths = [path for package in OUTPUT_KEY_PACKAGES for path in _files(package)] + list(OUTPUT_KEY_FILES)
     wrong = [f"{path}:{line} {value!r}" for path in paths for line, value in _string_constants(_tree(path))
-             if value in OUTPUT_KEYS]
+             if value in OUTPUT_KEYS and (path, value) not in NOT_OUTPUT_KEYS]
     assert not wrong, "\n".join(wrong)
 
 
