@@ -9,6 +9,8 @@ preprocessing):
   embed_tokens        text [B] -> tokens [B, max_tokens] (string, "" = padding),
                       embeddings [B, max_tokens, dim], mask [B, max_tokens] (bool)
   transform_features  examples [B] (with or without label) -> transformed features (TFMA)
+  embed_sentence      text [B] -> sentence_vector [B, dim], the pretrained encoder's pooled
+                      vector (only models with a sentence path, see trainer/fusion.py)
 
 Exported with ``tf.saved_model.save`` and explicit signatures (not ``model.save``):
 TFMA then scores through the signature, which is far faster and lighter.
@@ -47,10 +49,13 @@ class _Exporter(tf.Module):
         self.raw_spec = tf_transform_output.raw_feature_spec()
         self.classes = tf.constant(label_names(tf_transform_output))
         self.prep_cfg = prep_cfg
+        if models.sentence_model is not None:
+            self.sentence_model = models.sentence_model
+            self.embed_sentence = tf.function(
+                self._embed_sentence, input_signature=[tf.TensorSpec([None], tf.string, name=contract.TEXT_INPUT)])
 
     def _model_inputs(self, raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        transformed = self.tft_layer(raw)
-        return {name: transformed[name] for name in contract.MODEL_INPUTS}
+        return contract.model_features(self.tft_layer(raw))
 
     def _from_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
         return self._model_inputs({contract.RAW_TEXT: _raw_text_input(text, self.raw_spec[contract.RAW_TEXT])})
@@ -81,6 +86,12 @@ class _Exporter(tf.Module):
             contract.MASK: tf.not_equal(inputs[contract.WORD_IDS], contract.WORD_PAD_ID),
         }
 
+    def _embed_sentence(self, text):
+        inputs = self._from_text(text)
+        vector = self.sentence_model({name: inputs[name] for name in contract.SENTENCE_INPUTS if name in inputs},
+                                     training=False)
+        return {contract.SENTENCE_VECTOR: vector}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
     def transform_features(self, examples):
         return self.tft_layer(tf.io.parse_example(examples, self.raw_spec))
@@ -96,4 +107,6 @@ def export_saved_model(models: Models, tf_transform_output: tft.TFTransformOutpu
         contract.EMBED_TOKENS: exporter.embed_tokens,
         contract.TRANSFORM_FEATURES: exporter.transform_features,
     }
+    if models.sentence_model is not None:
+        signatures[contract.EMBED_SENTENCE] = exporter.embed_sentence
     tf.saved_model.save(exporter, export_dir, signatures=signatures)

@@ -5,15 +5,16 @@
     char_ids [B, T, C] ─ Embedding ─ CharCNN | CharBiLSTM ─┘
 
 ``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
-always comes from the word ids (id 0 = padding).
+always comes from the word ids (id 0 = padding). With ``model.sentence_path`` a pretrained sentence
+encoder's vector is fused with the token path before the head (:mod:`trainer.fusion`).
 """
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import tf_keras as keras
 
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
-from trainer import layers
+from trainer import fusion, layers
 
 
 class Models(NamedTuple):
@@ -21,6 +22,8 @@ class Models(NamedTuple):
 
     classifier: keras.Model   # {word_ids, char_ids} -> probabilities [B, classes]
     token_encoder: keras.Model  # {word_ids, char_ids} -> merged token vectors [B, T, D]
+    # the sentence path's inputs -> sentence vector [B, dim] (trainer/fusion.py); None without one
+    sentence_model: Optional[keras.Model] = None
 
 
 def model_inputs() -> dict:
@@ -68,7 +71,10 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units, name="sentence_encoder")(
         x, mask=mask)
+    sentence_path = fusion.build_sentence_path(model_cfg)
+    x = fusion.fuse(model_cfg, x, sentence_path)
     x = keras.layers.Dropout(model_cfg.dropout, name="head_dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name=contract.PROBABILITIES)(x)
-    classifier = keras.Model(inputs, probabilities, name=f"charword_{model_cfg.variant}")
-    return Models(classifier, token_encoder)
+    classifier = keras.Model({**inputs, **(sentence_path.inputs if sentence_path else {})}, probabilities,
+                             name=f"charword_{model_cfg.variant}")
+    return Models(classifier, token_encoder, sentence_model=sentence_path.model if sentence_path else None)

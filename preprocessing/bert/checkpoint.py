@@ -29,6 +29,7 @@ TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 MODULES_FILE = "modules.json"
 DEFAULT_POOLING_DIR = "1_Pooling"
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"  # the word-piece table, [vocab_size, hidden_size]
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 POOLING_MODES = ("mean", "cls")
@@ -94,7 +95,7 @@ class BertConfig:
         """Every tensor the encoder needs, by ``BertModel`` name, with its stored shape
         (PyTorch ``Linear`` weights are ``[out, in]``)."""
         h, i = self.hidden_size, self.intermediate_size
-        shapes = {"embeddings.word_embeddings.weight": (self.vocab_size, h),
+        shapes = {WORD_EMBEDDINGS: (self.vocab_size, h),
                   "embeddings.position_embeddings.weight": (self.max_positions, h),
                   "embeddings.token_type_embeddings.weight": (self.type_vocab_size, h),
                   "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,)}

@@ -13,16 +13,14 @@ from typing import Mapping
 
 import tensorflow as tf
 
-from preprocessing.bert.checkpoint import BertCheckpoint, BertConfig
+from preprocessing.bert.checkpoint import WORD_EMBEDDINGS, BertCheckpoint, BertConfig
 
 _MASKED = -1e9  # added to attention scores of padding: exp() makes their weight exactly 0
 
 
 def _dense(x: tf.Tensor, params: Mapping[str, tf.Tensor], name: str) -> tf.Tensor:
-    """``x @ W^T + b`` over the last axis, for a ``[out, in]`` weight."""
-    weight = params[name + ".weight"]
-    flat = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), weight, transpose_b=True) + params[name + ".bias"]
-    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], tf.shape(weight)[:1]], axis=0))
+    """``x @ W^T + b`` over the last axis of ``[B, L, in]``, for a ``[out, in]`` weight."""
+    return tf.einsum("bli,oi->blo", x, params[name + ".weight"]) + params[name + ".bias"]
 
 
 def _layer_norm(x: tf.Tensor, params: Mapping[str, tf.Tensor], name: str, eps: float) -> tf.Tensor:
@@ -41,17 +39,12 @@ def _activation(x: tf.Tensor, name: str) -> tf.Tensor:
 def _attention(x: tf.Tensor, bias: tf.Tensor, params: Mapping[str, tf.Tensor], prefix: str,
                config: BertConfig) -> tf.Tensor:
     heads, size = config.num_heads, config.hidden_size // config.num_heads
-    batch, length = tf.shape(x)[0], tf.shape(x)[1]
-
-    def split(t):  # [B, L, H] -> [B, heads, L, size]
-        return tf.transpose(tf.reshape(t, [batch, length, heads, size]), [0, 2, 1, 3])
-
-    query, key, value = (split(_dense(x, params, f"{prefix}attention.self.{name}"))
+    split = tf.concat([tf.shape(x)[:2], [heads, size]], axis=0)  # [B, L, H] -> [B, L, heads, size]
+    query, key, value = (tf.reshape(_dense(x, params, f"{prefix}attention.self.{name}"), split)
                          for name in ("query", "key", "value"))
-    scores = tf.matmul(query, key, transpose_b=True) / math.sqrt(size) + bias
-    context = tf.matmul(tf.nn.softmax(scores, axis=-1), value)
-    context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, config.hidden_size])
-    return _dense(context, params, f"{prefix}attention.output.dense")
+    scores = tf.einsum("bqnd,bknd->bnqk", query, key) / math.sqrt(size) + bias
+    context = tf.einsum("bnqk,bknd->bqnd", tf.nn.softmax(scores, axis=-1), value)
+    return _dense(tf.reshape(context, tf.shape(x)), params, f"{prefix}attention.output.dense")
 
 
 def encode(params: Mapping[str, tf.Tensor], config: BertConfig, piece_ids: tf.Tensor) -> tf.Tensor:
@@ -59,7 +52,7 @@ def encode(params: Mapping[str, tf.Tensor], config: BertConfig, piece_ids: tf.Te
     attended to); every piece has token type 0."""
     mask = tf.not_equal(piece_ids, 0)
     length = tf.shape(piece_ids)[1]
-    x = (tf.gather(params["embeddings.word_embeddings.weight"], piece_ids)
+    x = (tf.gather(params[WORD_EMBEDDINGS], piece_ids)
          + params["embeddings.position_embeddings.weight"][tf.newaxis, :length]
          + params["embeddings.token_type_embeddings.weight"][0])
     x = _layer_norm(x, params, "embeddings.LayerNorm", config.layer_norm_eps)
@@ -129,6 +122,10 @@ class BertModule(tf.Module):
         with self.name_scope:
             self.weights = {key: tf.Variable(value, trainable=False, name=key.replace(".", "/"))
                             for key, value in checkpoint.weights.items()}
+        # Traced once per module: graphs that call it (Transform traces its function many
+        # times) hold one call op instead of the whole encoder.
+        self._vectors = tf.function(lambda ids: sentence_vectors_by_length(self.weights, checkpoint, ids),
+                                    input_signature=[tf.TensorSpec([None, None], tf.int64)])
 
     def __call__(self, piece_ids: tf.Tensor) -> tf.Tensor:
-        return sentence_vectors_by_length(self.weights, self._checkpoint, piece_ids)
+        return self._vectors(tf.cast(piece_ids, tf.int64))
