@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dev-lexicon", help="misspelling lexicon the dev set is scored with (never trained or tuned "
                                               "on): real-misspelling accuracies, McNemar, nearest-word hits")
     parser.add_argument("--word-vectors", help="pretrained word vectors of the +vectors arms")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the Transform and the finished Trainer runs an interrupted run of the same command "
+                             "left in --out (each phase records its result.json when it finishes)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="phases run at once (default 1; more overlaps them and skews timings: smoke runs only)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -183,8 +186,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = _project_config(args)
     out_dir = args.out or os.path.join("outputs", "bench", _data_name(args.data))
     work_dir = os.path.join(out_dir, "work")
-    shutil.rmtree(work_dir, ignore_errors=True)
-    os.makedirs(work_dir)
+    if not args.resume:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir, exist_ok=True)
     started, load_start = time.time(), os.getloadavg()
 
     progress(f"Reading {args.data}")

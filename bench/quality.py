@@ -13,7 +13,9 @@ Each function is one phase (run in its own process by :mod:`bench.phases`):
   misspelling has its correct word among the 5 nearest vocabulary words
   (:func:`embeddings.report.misspelling_scores`).
 """
+import json
 import os
+import shutil
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -24,28 +26,59 @@ from bench.phases import progress
 from bench.training import run_trainer
 from charword import contract
 from charword.config import CharwordConfig
-from harness.transform import rows_from_pairs, transform_rows
+from harness.transform import TransformedData, rows_from_pairs, transform_rows
 from trainer.data import vocabulary_sizes
 
 BATCH = 256
 
 
+RESULT_FILE = "result.json"
+
+
+def _finished(out_dir: str) -> Optional[dict]:
+    """What a phase that finished in ``out_dir`` returned (its ``result.json``), or None."""
+    path = os.path.join(out_dir, RESULT_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _keep(out_dir: str, result: dict) -> dict:
+    with open(os.path.join(out_dir, RESULT_FILE), "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    return result
+
+
 def transform_phase(train_rows: Sequence[tuple], validation_rows: Sequence[tuple], cfg: CharwordConfig,
                     out_dir: str, beam_args: Sequence[str]) -> dict:
-    """Transform graph and transformed TFRecords of the training and validation rows."""
-    os.makedirs(out_dir, exist_ok=False)
+    """Transform graph and transformed TFRecords of the training and validation rows
+    (those of an earlier run into ``out_dir`` when it finished)."""
+    finished = _finished(out_dir)
+    if finished:
+        progress(f"  Transform: reusing the finished run in {out_dir}")
+        return {**finished, "data": TransformedData(*finished["data"])}
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     progress(f"  Transform: {len(train_rows)} training + {len(validation_rows)} validation rows, "
              f"Beam args {' '.join(beam_args) or '(defaults)'}")
     data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(validation_rows),
                                    cfg, out_dir, beam_args)
     words, classes = vocabulary_sizes(data.transform_graph_dir)
+    _keep(out_dir, {"data": list(data), "word_vocab_size": words, "num_classes": classes})
     return {"data": data, "word_vocab_size": words, "num_classes": classes}
 
 
 def train_phase(data, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
-    """One Trainer run (``run_fn``) of ``cfg.model.variant`` with ``cfg.training.seed``."""
+    """One Trainer run (``run_fn``) of ``cfg.model.variant`` with ``cfg.training.seed``
+    (the result of an earlier run into ``work_dir`` when it finished)."""
+    finished = _finished(work_dir)
+    if finished:
+        progress(f"  {label}: reusing the finished run in {work_dir}")
+        return finished
     progress(f"  {label}: run_fn, {cfg.training.train_steps} steps of {cfg.training.batch_size}")
-    return run_trainer(data, cfg, work_dir, label)
+    result = run_trainer(data, cfg, work_dir, label)
+    return _keep(work_dir, result)
 
 
 def _transformed_counts(layer, texts: List[str]) -> Dict[str, list]:
