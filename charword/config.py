@@ -128,6 +128,7 @@ MERGE_MODES = ("concat_project", "concat", "sum")
 SENTENCE_ENCODERS = ("bilstm", "cnn")
 OOV_ROUTINGS = ("none", "zero", "gate")
 AUX_TARGETS = ("token", "word")
+WORD_VECTORS_MODES = ("frozen", "trainable", "frozen_then_trainable")
 SENTENCE_PATHS = ("none", "concat", "gated")
 SENTENCE_TUNINGS = ("frozen", "trainable")
 SENTENCE_PLACEMENTS = ("transform", "model")
@@ -157,6 +158,20 @@ class ModelConfig(_Section):
         in the ``hybrid`` merge: ``none`` (kept), ``zero`` (replaced by zeros, so the
         char vector alone describes unknown words) or ``gate`` (scaled by a learned
         sigmoid gate of the token's char vector, applied to OOV tokens only).
+      word_vectors: pretrained word vectors that initialise the word embedding: a GloVe,
+        word2vec or fastText text file, plain or ``.gz``, any ``tf.io.gfile`` path
+        (``gs://`` too); ``None``: random initialisation. Vocabulary words found in the
+        file get its vectors (file words normalised like the text: NFKC, lower-cased
+        when ``preprocessing.lowercase``; first occurrence wins); padding gets zeros;
+        words not found and the OOV buckets get normal noise with the found vectors'
+        per-dimension mean and standard deviation. The embedding keeps the file's
+        dimension; when that differs from ``word_dim``, a linear projection (trained in
+        every mode) maps it to ``word_dim`` (see trainer/pretrained.py).
+      word_vectors_mode: ``frozen`` (the vectors never change), ``trainable`` (they are
+        fine-tuned from the first step) or ``frozen_then_trainable`` (fine-tuned from
+        step ``word_vectors_unfreeze_step`` on).
+      word_vectors_unfreeze_step: training step at which ``frozen_then_trainable``
+        unfreezes the vectors (at or past the last step: they stay frozen).
       sentence_path: a pretrained BERT-family sentence encoder beside the token path:
         ``none`` (no sentence path), ``concat`` (its sentence vector and the token path's
         sentence encoding concatenated and projected) or ``gated`` (both projected, then
@@ -188,6 +203,9 @@ class ModelConfig(_Section):
     sentence_units: int = 64
     dropout: float = 0.2
     oov_routing: str = "zero"
+    word_vectors: Optional[str] = None
+    word_vectors_mode: str = "frozen_then_trainable"
+    word_vectors_unfreeze_step: int = 500
     sentence_path: str = "none"
     sentence_checkpoint: Optional[str] = None
     sentence_tuning: str = "frozen"
@@ -198,6 +216,13 @@ class ModelConfig(_Section):
 
     def validate(self) -> None:
         _one_of("model", "variant", self.variant, VARIANTS)
+        _one_of("model", "word_vectors_mode", self.word_vectors_mode, WORD_VECTORS_MODES)
+        _require(self.word_vectors is None or (isinstance(self.word_vectors, str) and bool(self.word_vectors.strip())),
+                 "model.word_vectors", "must be a path or null", self.word_vectors)
+        _require(self.word_vectors is None or self.variant != "char_only", "model.word_vectors",
+                 "needs a word branch (variant hybrid or word_only), the variant is char_only", self.word_vectors)
+        _require(isinstance(self.word_vectors_unfreeze_step, int) and self.word_vectors_unfreeze_step >= 0,
+                 "model.word_vectors_unfreeze_step", "must be an integer >= 0", self.word_vectors_unfreeze_step)
         _one_of("model", "oov_routing", self.oov_routing, OOV_ROUTINGS)
         _one_of("model", "char_encoder", self.char_encoder, CHAR_ENCODERS)
         _one_of("model", "merge", self.merge, MERGE_MODES)
@@ -243,6 +268,11 @@ class TrainingConfig(_Section):
     of replicas of the ``MirroredStrategy``. ``train_steps`` and ``eval_steps`` are the
     defaults given to the TFX Trainer; they are split into ``epochs`` so that early
     stopping can watch the eval loss.
+
+    ``projector_words`` > 0: after export, the Trainer writes TensorBoard projector files
+    of the token vectors (word branch, char branch, merged; the ``projector_words`` most
+    frequent vocabulary words) and ``map.png`` (see embeddings/) into the model run
+    directory, next to the TensorBoard logs; 0 writes none.
     """
 
     batch_size: int = 32
@@ -252,11 +282,14 @@ class TrainingConfig(_Section):
     epochs: int = 6
     early_stopping_patience: int = 2
     seed: int = 42
+    projector_words: int = 0
 
     def validate(self) -> None:
         _positive("training", self, "batch_size", "train_steps", "eval_steps", "epochs", "early_stopping_patience")
         _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
         _require(self.epochs <= self.train_steps, "training.epochs", "must be <= training.train_steps", self.epochs)
+        _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",
+                 "must be an integer >= 0", self.projector_words)
 
 
 @dataclass(frozen=True)
@@ -276,8 +309,9 @@ class NoiseConfig(_Section):
       synthetic_per_word: one-edit typos prepared per vocabulary word (swap, drop,
         keyboard insert or substitute); 0: lexicon misspellings only.
       aux_weight: weight of the auxiliary loss on noised in-vocabulary tokens (MIMICK,
-        Pinter et al. 2017, adapted to noise); 0 turns it off. Needs ``rate`` > 0 and
-        a char branch (``hybrid`` or ``char_only``; ``word_only`` trains without it).
+        Pinter et al. 2017, adapted to noise); 0 turns it off. It is computed on
+        noised tokens and reads the char branch, so it applies only with ``rate`` > 0
+        and ``hybrid`` or ``char_only``; otherwise the Trainer logs why it is off.
       aux_target: the vectors the loss matches (contrastively, against the other noised
         tokens of the batch): ``token``: the merged token vector of the misspelling and
         the (stop-gradient) merged vector of the clean token; ``word``: a linear map of
@@ -301,8 +335,6 @@ class NoiseConfig(_Section):
         _require(self.lexicon is not None or self.synthetic_per_word > 0 or self.rate == 0, "noise.synthetic_per_word",
                  "must be > 0 when noise.rate > 0 and no noise.lexicon is given", self.synthetic_per_word)
         _require(self.aux_weight >= 0.0, "noise.aux_weight", "must be >= 0", self.aux_weight)
-        _require(self.aux_weight == 0.0 or self.rate > 0.0, "noise.aux_weight",
-                 "needs noise.rate > 0 (it is computed on noised tokens)", self.aux_weight)
         _one_of("noise", "aux_target", self.aux_target, AUX_TARGETS)
 
 

@@ -55,7 +55,8 @@ WORD_PAD_ID = 0
 # Signatures of the exported SavedModel, their single input and their outputs.
 SERVING_DEFAULT = "serving_default"        # examples [B] -> probabilities [B, classes]
 PREDICT_TEXT = "predict_text"              # text [B] -> probabilities, label [B], classes [B, classes]
-EMBED_TOKENS = "embed_tokens"              # text [B] -> tokens [B, T], embeddings [B, T, D], mask [B, T]
+EMBED_TOKENS = "embed_tokens"              # text [B] -> tokens [B, T], embeddings [B, T, D], mask [B, T],
+                                           # word_embeddings, char_embeddings (per branch)
 TRANSFORM_FEATURES = "transform_features"  # examples [B] -> transformed features
 SIGNATURES = (SERVING_DEFAULT, PREDICT_TEXT, EMBED_TOKENS, TRANSFORM_FEATURES)
 EMBED_SENTENCE = "embed_sentence"          # text [B] -> sentence_vector [B, dim] (models with a sentence path)
@@ -71,12 +72,19 @@ LABEL = "label"                  # string [B]: the most probable class name
 CLASSES = "classes"              # string [B, classes]: every class name, in class-id order
 TOKENS = "tokens"                # string [B, max_tokens]: "" is padding
 EMBEDDINGS = "embeddings"        # float32 [B, max_tokens, token_dim]: merged token vectors
+WORD_EMBEDDINGS = "word_embeddings"  # float32 [B, max_tokens, word_dim]: word-branch vectors ([B, T, 0] char_only)
+CHAR_EMBEDDINGS = "char_embeddings"  # float32 [B, max_tokens, char_output_dim]: char-branch vectors ([B, T, 0]
+                                     # word_only)
 MASK = "mask"                    # bool [B, max_tokens]: True for real tokens
 SIGNATURE_OUTPUTS = {SERVING_DEFAULT: (PROBABILITIES,), PREDICT_TEXT: (PROBABILITIES, LABEL, CLASSES),
                      EMBED_SENTENCE: (SENTENCE_VECTOR,),
-                     EMBED_TOKENS: (TOKENS, EMBEDDINGS, MASK)}
+                     EMBED_TOKENS: (TOKENS, EMBEDDINGS, MASK, WORD_EMBEDDINGS, CHAR_EMBEDDINGS)}
 
 SAVED_MODEL_FILE = "saved_model.pb"
+
+# Written by the Trainer to its model run directory when it starts from pretrained word
+# vectors: their coverage of the vocabulary and of the training tokens (JSON).
+WORD_VECTORS_REPORT = "word_vectors.json"
 
 
 def model_features(features: Mapping[str, Any]) -> Dict[str, Any]:

@@ -1,11 +1,12 @@
 """charword: train hybrid character+word text models with TFX and push only validated ones.
 
-  charword run [--data PATH --text-column C --label-column L]   run the pipeline locally
+  charword run [--data PATH --eval-data PATH --text-column C --label-column L]   run the pipeline locally
   charword compile-kubeflow --output PATH --pipeline-root URI     write a KFP v2 pipeline file
       --serving-dir URI --data-root URI [--schema FILE]
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
   charword predict "text" ... (--model-dir DIR | --url URL)     label and probability per text
   charword embed "text" ... (--model-dir DIR | --url URL)       token vectors: norms and nearest words
+  charword inspect --model-dir DIR [--out DIR] [--nearest W]     projector files, map, intrinsic report, neighbours
   charword beam-cluster start|status|stop [--state-dir DIR]     a local Beam job service + worker pool
 
 Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--help``
@@ -20,7 +21,7 @@ import warnings
 from typing import List, Optional
 
 from charword import contract
-from charword.config import CharwordConfig, ConfigError, load_config
+from charword.config import WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
 from charword.demo_data import DEMO_DATA
 
 
@@ -29,8 +30,16 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", help="directory for every artefact of the run (default: ./outputs)")
     parser.add_argument("--text-column", help="name of the text column in the data")
     parser.add_argument("--label-column", help="name of the label column in the data")
+    parser.add_argument("--eval-data", metavar="PATH",
+                        help="held-out CSV/TSV file or directory (e.g. a dev set) that becomes the eval split, same "
+                             "columns; without it the data is hash-split (data.eval_data)")
     parser.add_argument("--train-steps", type=int, help="Trainer steps")
     parser.add_argument("--variant", choices=("hybrid", "word_only", "char_only"), help="model variant")
+    parser.add_argument("--word-vectors", metavar="PATH",
+                        help="pretrained word vectors (GloVe, word2vec or fastText text file, plain or .gz) that "
+                             "initialise the word embedding (model.word_vectors)")
+    parser.add_argument("--word-vectors-mode", choices=WORD_VECTORS_MODES,
+                        help="frozen, trainable, or frozen_then_trainable (default; model.word_vectors_mode)")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="Beam pipeline argument, passed through unchanged (repeatable), e.g. "
                              "--beam-arg=--runner=DataflowRunner")
@@ -40,9 +49,10 @@ def config_from_args(args: argparse.Namespace) -> CharwordConfig:
     """The configuration: defaults, then ``--config`` JSON, then command-line flags."""
     return load_config(args.config, {
         "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None},
-        "data": {"text_column": args.text_column, "label_column": args.label_column},
+        "data": {"text_column": args.text_column, "label_column": args.label_column, "eval_data": args.eval_data},
         "training": {"train_steps": args.train_steps},
-        "model": {"variant": args.variant},
+        "model": {"variant": args.variant, "word_vectors": args.word_vectors,
+                  "word_vectors_mode": args.word_vectors_mode},
     })
 
 
@@ -149,8 +159,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     version, rows, model = _answer(args, contract.EMBED_TOKENS)
     index = None
     if model is not None and args.nearest > 0:
-        from serving.client import VocabularyIndex  # pylint: disable=import-outside-toplevel
-        index = VocabularyIndex(model)
+        from embeddings.model import ModelEmbeddings  # pylint: disable=import-outside-toplevel
+        from embeddings.neighbours import VocabularyIndex  # pylint: disable=import-outside-toplevel
+        index = VocabularyIndex(ModelEmbeddings(model.run, model.asset_lines(contract.WORD_VOCAB)))
     for text, row in zip(args.texts, rows):
         tokens = [token for token, kept in zip(row[contract.TOKENS], row[contract.MASK]) if kept]
         vectors = np.asarray(row[contract.EMBEDDINGS], dtype=np.float32)[: len(tokens)]
@@ -180,6 +191,40 @@ def cmd_beam_cluster(args: argparse.Namespace) -> int:
           f"{cluster.worker_pool_endpoint} (pids {list(cluster.pids)}; logs in that directory)")
     print("Run the pipeline on it with:")
     print("  charword run " + " ".join(f"--beam-arg={arg}" for arg in cluster.beam_args(args.workers)))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from embeddings import report  # pylint: disable=import-outside-toplevel
+    from embeddings.model import ModelEmbeddings  # pylint: disable=import-outside-toplevel
+    from embeddings.neighbours import VocabularyIndex  # pylint: disable=import-outside-toplevel
+    from serving.registry import open_model  # pylint: disable=import-outside-toplevel
+    if not args.out and not args.nearest:
+        raise ValueError("nothing to do: give --out DIR (files and report) and/or --nearest WORD")
+    served = open_model(args.model_dir)
+    model = ModelEmbeddings(served.run, served.asset_lines(contract.WORD_VOCAB))
+    print(f"{served.path}: {len(model.vocabulary)} vocabulary words; vectors: "
+          + ", ".join(f"{branch} {model.dims[branch]}-d" for branch in model.branches))
+    if args.nearest:
+        index = VocabularyIndex(model, args.branch)
+        embedded = model.embed(args.nearest)
+        normalised = [model.normalize(word) for word in args.nearest]
+        print(f"Nearest vocabulary words ({args.branch} vectors, cosine similarity):")
+        for word, tokens, near in zip(normalised, embedded.tokens,
+                                      index.nearest(embedded.vectors[args.branch], args.count, normalised)):
+            where = "in vocabulary" if word in index.position else "out of vocabulary"
+            split = f", tokens: {' '.join(tokens)}" if len(tokens) != 1 else ""
+            print(f"  {word} ({where}{split}): " + ", ".join(f"{other} {score:.3f}" for other, score in near))
+    if args.out:
+        words = [word for word in args.words.split(",") if word] if args.words else None
+        result = report.write_report(model, args.out, args.similarity, args.lexicon, args.vectors,
+                                     args.projector_words, words, not args.no_map, args.map_method)
+        if result.get("markdown"):
+            print(result["markdown"])
+        for name, path in result["paths"].items():
+            print(f"  {name:<9} {path}")
+        if args.projector_words:
+            print(f"Projector: tensorboard --logdir {args.out} (tab Projector)")
     return 0
 
 
@@ -253,6 +298,30 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--nearest", type=int, default=3, help="nearest vocabulary words per token, with "
                                                               "--model-dir (0: none)")
     embed.set_defaults(handler=cmd_embed)
+
+    inspect = commands.add_parser(
+        "inspect", help="inspect a model's token vectors: TensorBoard projector files, a PNG map, word-similarity "
+                           "and misspelling scores (--out), nearest vocabulary words of any word (--nearest)")
+    inspect.add_argument("--model-dir", required=True, help="a SavedModel directory (a Trainer output or a pushed "
+                                                            "version), or a directory of version subdirectories")
+    inspect.add_argument("--out", help="directory for the projector files, map.png, report.md and report.json")
+    inspect.add_argument("--nearest", action="append", default=[], metavar="WORD",
+                         help="print the nearest vocabulary words of WORD, in the vocabulary or not (repeatable)")
+    inspect.add_argument("--count", type=int, default=10, help="neighbours per --nearest word (default 10)")
+    inspect.add_argument("--branch", choices=("merged", "word", "char"), default="merged",
+                         help="vectors for --nearest (default: merged)")
+    inspect.add_argument("--similarity", action="append", default=[], metavar="FILE",
+                         help="word-similarity file (word1<TAB>word2<TAB>score) to score (repeatable)")
+    inspect.add_argument("--lexicon", help="misspelling lexicon (misspelling<TAB>correction): misspelling "
+                                           "neighbour scores, misspellings in the projector and the map")
+    inspect.add_argument("--vectors", help="the pretrained word vectors, scored as loaded beside the model's")
+    inspect.add_argument("--projector-words", type=int, default=5000,
+                         help="most frequent vocabulary words in the projector files (0: no projector files)")
+    inspect.add_argument("--words", help="comma-separated words for the map (default: the model's most class-"
+                                         "associated frequent words)")
+    inspect.add_argument("--map-method", choices=("pca", "tsne"), default="pca", help="2-D projection of the map")
+    inspect.add_argument("--no-map", action="store_true", help="do not draw map.png")
+    inspect.set_defaults(handler=cmd_inspect)
 
     cluster = commands.add_parser("beam-cluster", help="start, check or stop a local Beam job service and SDK "
                                                        "worker pool for --runner=PortableRunner")

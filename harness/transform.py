@@ -28,6 +28,13 @@ class TransformedData(NamedTuple):
     eval_pattern: str
 
 
+def written_to(output_dir: str) -> TransformedData:
+    """Where :func:`transform_rows` writes (or wrote) its outputs under ``output_dir``."""
+    graph_dir = os.path.join(output_dir, "transform_graph")
+    return TransformedData(graph_dir, *(os.path.join(output_dir, "transformed", split, "part") + "*"
+                                        for split in ("train", "eval")))
+
+
 def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: CharwordConfig, output_dir: str,
                    beam_args: Sequence[str] = ()) -> TransformedData:
     """Analyses ``train_rows`` and transforms both row lists (dicts with raw features).
@@ -37,8 +44,9 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
     labels_are_integers = all(isinstance(r[contract.RAW_LABEL], int) for r in list(train_rows) + list(eval_rows))
     metadata = tft.DatasetMetadata.from_feature_spec(contract.raw_feature_spec(labels_are_integers))
     fn = functools.partial(preprocessing_fn, custom_config=cfg.to_dict())
-    graph_dir = os.path.join(output_dir, "transform_graph")
-    patterns = {split: os.path.join(output_dir, "transformed", split, "part") for split in ("train", "eval")}
+    written = written_to(output_dir)
+    graph_dir = written.transform_graph_dir
+    patterns = {"train": written.train_pattern[:-1], "eval": written.eval_pattern[:-1]}
     options = beam.options.pipeline_options.PipelineOptions(list(beam_args))
     os.makedirs(output_dir, exist_ok=True)
     with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=output_dir)):
@@ -53,7 +61,7 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
                  | f"Write{name}" >> beam.io.WriteToTFRecord(patterns[name], file_name_suffix=".gz"))
         _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
     metadata_io.write_metadata(metadata, os.path.join(graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
-    return TransformedData(graph_dir, patterns["train"] + "*", patterns["eval"] + "*")
+    return written
 
 
 def rows_from_pairs(pairs: Sequence[tuple]) -> List[dict]:

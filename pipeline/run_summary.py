@@ -4,14 +4,18 @@ Local runs only (a SQLite ML Metadata store on this machine); evaluation artefac
 read by TFMA through ``tf.io.gfile``, so their URIs may be remote."""
 import dataclasses
 import json
+import os
 from typing import Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 
+from charword import contract
+from components import misspelling_check
 from pipeline.eval_config import SLICE_FEATURE
-from pipeline.pipeline import RESOLVER_ID
+from pipeline.pipeline import MISSPELLING_CHECK_ID, RESOLVER_ID
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
@@ -42,6 +46,8 @@ class RunSummary:
     evaluation_uri: Optional[str]
     baseline_model: Optional[str]
     staging: Optional[dict] = None  # rows read/kept/dropped/truncated and the report path
+    word_vectors: Optional[dict] = None  # Trainer: pretrained vectors' coverage (contract.WORD_VECTORS_REPORT)
+    misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -109,6 +115,30 @@ def read_validation_failures(evaluation_uri: str) -> List[str]:
     return failures
 
 
+def read_misspelling_check(blessing: metadata_store_pb2.Artifact) -> Dict[str, object]:
+    """The MisspellingCheck's numbers, from its blessing's custom properties."""
+    properties = blessing.custom_properties
+    values = {name: properties[name].double_value for name in (misspelling_check.MISSPELLED_ACCURACY,
+                                                                misspelling_check.CLEAN_ACCURACY)}
+    values.update({name: properties[name].int_value for name in (misspelling_check.EXAMPLES, misspelling_check.TOKENS,
+                                                                 misspelling_check.MISSPELLED_TOKENS)})
+    values.update({name: _string_property(blessing, name) for name in (misspelling_check.SOURCE,
+                                                                       misspelling_check.REASON)})
+    return values
+
+
+def read_word_vectors_report(model_run: Optional[metadata_store_pb2.Artifact]) -> Optional[dict]:
+    """The coverage of the pretrained word vectors the Trainer started from (its
+    ``contract.WORD_VECTORS_REPORT`` in the model run directory), or None without them."""
+    if model_run is None:
+        return None
+    path = os.path.join(model_run.uri, contract.WORD_VECTORS_REPORT)
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path, "r") as handle:
+        return json.loads(handle.read())
+
+
 def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSummary:
     """Summary of the executions of ``pipeline_name`` that started after ``since_ms``."""
     config = metadata_store_pb2.ConnectionConfig()
@@ -141,6 +171,15 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
         summary.metrics = read_metrics(summary.evaluation_uri)
         summary.blessed = _int_property(outputs["blessing"], "blessed") == 1
         summary.validation_failures = read_validation_failures(summary.evaluation_uri)
+    if MISSPELLING_CHECK_ID in latest:
+        check = _artifacts(store, latest[MISSPELLING_CHECK_ID].id)["blessing"]
+        summary.misspelled = read_misspelling_check(check)
+        blessed = _int_property(check, "blessed") == 1
+        if summary.blessed and not blessed:
+            summary.validation_failures.append(summary.misspelled[misspelling_check.REASON])
+        summary.blessed = blessed
+    if "Trainer" in latest:
+        summary.word_vectors = read_word_vectors_report(_artifacts(store, latest["Trainer"].id).get("model_run"))
     if "ServableCheck" in latest:
         blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
@@ -160,8 +199,16 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "
                      f"{staged['rows_dropped']} dropped, {staged['rows_truncated']} cut to max_text_chars "
                      f"(report: {staged['report']})")
+        held_out = staged.get("eval")
+        lines.append(f"  eval split: {held_out['rows_kept']} of {held_out['rows_read']} rows of {held_out['source']}"
+                     if held_out else "  eval split: hash buckets of the data")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
+    if summary.word_vectors:
+        found = summary.word_vectors
+        lines.append(f"  word vectors: {found['path']} ({found['dim']}-d, {found['mode']}): {found['words_found']} of "
+                     f"{found['vocabulary_words']} vocabulary words ({found['word_fraction']:.1%}), "
+                     f"{found['tokens_found']} of {found['train_tokens']} train tokens ({found['token_fraction']:.1%})")
     for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
         values = summary.metrics[slice_key]
         shown = ", ".join(f"{name}={value:.4f}" if name != "example_count" else f"examples={int(value)}"
@@ -169,6 +216,13 @@ def format_summary(summary: RunSummary) -> str:
         label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
             f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
         lines.append(f"  {label}: {shown}")
+    if summary.misspelled:
+        checked = summary.misspelled
+        share = checked[misspelling_check.MISSPELLED_TOKENS] / max(1, checked[misspelling_check.TOKENS])
+        lines.append(f"  misspelled ({share:.1%} of eval tokens, {checked[misspelling_check.SOURCE]}): "
+                     f"examples={checked[misspelling_check.EXAMPLES]}, "
+                     f"sparse_categorical_accuracy={checked[misspelling_check.MISSPELLED_ACCURACY]:.4f} "
+                     f"(as written: {checked[misspelling_check.CLEAN_ACCURACY]:.4f})")
     if summary.evaluation_uri:
         lines.append(f"  compared with: {summary.baseline_model or 'no baseline (first blessed model)'}")
     if summary.blessed is not None:

@@ -138,3 +138,26 @@ def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_p
     reason = (tmp_path / "task" / "blessing" / marker).read_text()
     assert ("all signatures answered 16 canned requests" in reason if evaluator_blessed
             else "not checked: the Evaluator did not bless this model" in reason)
+
+
+@pytest.mark.parametrize("evaluator_blessed", [True, False])
+def test_misspelling_check_step_scores_misspelled_eval_text_and_passes_the_verdict_on(
+        job, tmp_path, trained_model, evaluator_blessed):
+    model = tmp_path / "model"
+    shutil.copytree(trained_model.model_dir, model / "Format-Serving")
+    model_blessing = tmp_path / "model_blessing"
+    model_blessing.mkdir()
+    inputs = {"model": InputArtifact(str(model)),
+              "model_blessing": InputArtifact(str(model_blessing), {"blessed": float(evaluator_blessed)}),
+              "examples": _raw_examples(tmp_path / "examples")}
+    result = kfp_launcher.run_step(job, "MisspellingCheck", inputs, str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    blessing = _output(result, "blessing")
+    metadata = blessing["metadata"]
+    assert metadata["blessed"] == float(evaluator_blessed)  # no bound configured: the Evaluator's verdict
+    assert metadata["examples"] == 24 and 0.0 <= metadata["misspelled_accuracy"] <= 1.0
+    assert 0.08 <= metadata["misspelled_tokens"] / metadata["tokens"] <= 0.12
+    marker = "BLESSED" if evaluator_blessed else "NOT_BLESSED"
+    assert (tmp_path / "task" / "blessing" / marker).exists()
+    written = json.loads((tmp_path / "task" / "blessing" / "misspelled_eval.json").read_text())
+    assert written["misspelled_accuracy"] == pytest.approx(metadata["misspelled_accuracy"])

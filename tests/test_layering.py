@@ -14,23 +14,24 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 ALLOWED_IMPORTS = {
     "charword": {"charword"},
     "preprocessing": {"charword", "preprocessing"},
-    "trainer": {"charword", "preprocessing", "trainer"},
-    "components": {"charword", "preprocessing", "trainer", "components"},
-    "pipeline": {"charword", "preprocessing", "trainer", "components", "pipeline"},
+    "embeddings": {"charword", "embeddings"},
+    "trainer": {"charword", "preprocessing", "embeddings", "trainer"},
+    "components": {"charword", "preprocessing", "embeddings", "trainer", "components"},
+    "pipeline": {"charword", "preprocessing", "embeddings", "trainer", "components", "pipeline"},
     "serving": {"charword", "serving"},
-    "harness": {"charword", "preprocessing", "trainer", "harness"},
-    "cli": {"charword", "preprocessing", "trainer", "components", "pipeline", "serving", "cli"},
+    "harness": {"charword", "preprocessing", "embeddings", "trainer", "harness"},
+    "cli": {"charword", "preprocessing", "embeddings", "trainer", "components", "pipeline", "serving", "cli"},
 }
 PROJECT_PACKAGES = set(ALLOWED_IMPORTS) | {"bench", "tests", "kubeflow"}
 # Third-party libraries the model server must not need.
 SERVING_FORBIDDEN = {"tensorflow_transform", "tfx", "tfx_bsl", "apache_beam", "tf_keras", "keras"}
 # Modules that handle model outputs by name.
-OUTPUT_KEY_PACKAGES = ("serving", "components", "pipeline", "cli")
+OUTPUT_KEY_PACKAGES = ("serving", "components", "pipeline", "cli", "embeddings")
 OUTPUT_KEY_FILES = ("trainer/export.py", "charword/servability.py")
 # Strings equal to an output key that name something else: MisspellingCheck counts eval "tokens".
 NOT_OUTPUT_KEYS = {("components/misspelling_check.py", "tokens")}
 OUTPUT_KEYS = {contract.PROBABILITIES, contract.LABEL, contract.CLASSES, contract.TOKENS, contract.EMBEDDINGS,
-               contract.MASK}
+               contract.MASK, contract.WORD_EMBEDDINGS, contract.CHAR_EMBEDDINGS}
 
 
 def _files(package):

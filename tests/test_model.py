@@ -200,6 +200,7 @@ LAYER_CASES = [
     (layers.OOVRouting, dict(mode="zero", vocab_size=5), _routing_inputs),
     (layers.SentenceEncoder, dict(kind="cnn", units=4), _token_inputs),
     (layers.SentenceEncoder, dict(kind="bilstm", units=3), _token_inputs),
+    (layers.GradientGate, {}, lambda rng: {"inputs": _normal(rng, 2, 3)}),
 ]
 
 

@@ -7,7 +7,10 @@ preprocessing):
   predict_text        text [B] -> probabilities [B, classes], label [B] (class name),
                       classes [B, classes] (all class names, repeated per row)
   embed_tokens        text [B] -> tokens [B, max_tokens] (string, "" = padding),
-                      embeddings [B, max_tokens, dim], mask [B, max_tokens] (bool)
+                      embeddings [B, max_tokens, dim], mask [B, max_tokens] (bool),
+                      word_embeddings [B, max_tokens, word_dim] and char_embeddings
+                      [B, max_tokens, char_output_dim]: each branch's vectors before the
+                      merge ([B, max_tokens, 0] for the branch a variant lacks)
   transform_features  examples [B] (with or without label) -> transformed features (TFMA)
   embed_sentence      text [B] -> sentence_vector [B, dim], the pretrained encoder's pooled
                       vector (only models with a sentence path, see trainer/fusion.py)
@@ -23,19 +26,13 @@ import tensorflow_transform as tft
 from charword import contract
 from charword.config import PreprocessingConfig
 from preprocessing import text_ops
+from trainer.data import raw_text_input
 from trainer.model import Models
 
 
 def label_names(tf_transform_output: tft.TFTransformOutput) -> list:
     """Class names in class-id order, from the label vocabulary Transform wrote."""
     return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(contract.LABEL_VOCAB)]
-
-
-def _raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
-    """Shapes a ``[B]`` string tensor as the transform graph's raw text input expects."""
-    if isinstance(spec, tf.io.VarLenFeature):
-        return tf.sparse.from_dense(tf.expand_dims(text, 1))
-    return tf.reshape(text, [-1, *spec.shape])
 
 
 class _Exporter(tf.Module):
@@ -45,6 +42,7 @@ class _Exporter(tf.Module):
         super().__init__()
         self.classifier = models.classifier
         self.token_encoder = models.token_encoder
+        self.branch_encoder = models.branch_encoder
         self.tft_layer = tf_transform_output.transform_features_layer()
         self.raw_spec = tf_transform_output.raw_feature_spec()
         self.classes = tf.constant(label_names(tf_transform_output))
@@ -58,7 +56,7 @@ class _Exporter(tf.Module):
         return contract.model_features(self.tft_layer(raw))
 
     def _from_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
-        return self._model_inputs({contract.RAW_TEXT: _raw_text_input(text, self.raw_spec[contract.RAW_TEXT])})
+        return self._model_inputs({contract.RAW_TEXT: raw_text_input(text, self.raw_spec[contract.RAW_TEXT])})
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
     def serve_examples(self, examples):
@@ -80,10 +78,14 @@ class _Exporter(tf.Module):
     def embed_tokens(self, text):
         inputs = self._from_text(text)
         tokens = text_ops.tokenize(text, self.prep_cfg.lowercase)[:, : self.prep_cfg.max_tokens]
+        merged = self.token_encoder(inputs, training=False)
+        branches = self.branch_encoder(inputs, training=False)
+        absent = tf.zeros(tf.concat([tf.shape(merged)[:2], [0]], axis=0), merged.dtype)
         return {
             contract.TOKENS: tokens.to_tensor(default_value="", shape=[None, self.prep_cfg.max_tokens]),
-            contract.EMBEDDINGS: self.token_encoder(inputs, training=False),
+            contract.EMBEDDINGS: merged,
             contract.MASK: tf.not_equal(inputs[contract.WORD_IDS], contract.WORD_PAD_ID),
+            **{name: branches.get(name, absent) for name in (contract.WORD_EMBEDDINGS, contract.CHAR_EMBEDDINGS)},
         }
 
     def _embed_sentence(self, text):

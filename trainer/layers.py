@@ -232,3 +232,28 @@ class SentenceEncoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "units": self.units}
+
+
+class GradientGate(keras.layers.Layer):
+    """Passes its input through unchanged and lets gradients back through it only once
+    opened: ``y = g * x + (1 - g) * stop_gradient(x)`` with ``g`` a non-trainable 0/1
+    variable (``open``, 0 at first). While closed, the layers below get exactly zero
+    gradients from it, so Adam leaves their weights exactly as they are (its moments stay
+    zero). Opening it is a variable assignment (:meth:`open_gate`), which takes effect in
+    the compiled training step at once, unlike ``layer.trainable``, and works under any
+    distribution strategy.
+
+    Input and output shape: any.
+    """
+
+    def build(self, input_shape):
+        self.gate = self.add_weight(name="open", shape=(), initializer="zeros", trainable=False)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        gate = tf.cast(self.gate, inputs.dtype)
+        return gate * inputs + (1.0 - gate) * tf.stop_gradient(inputs)
+
+    def open_gate(self) -> None:
+        """Lets gradients through from the next training step on."""
+        self.gate.assign(1.0)

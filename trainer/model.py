@@ -5,7 +5,12 @@
     char_ids [B, T, C] ─ Embedding ─ CharCNN | CharBiLSTM ─┘
 
 ``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
-always comes from the word ids (id 0 = padding). With ``model.sentence_path`` a pretrained sentence
+always comes from the word ids (id 0 = padding). With ``model.word_vectors`` the word
+embedding starts from pretrained vectors (:mod:`trainer.pretrained`), frozen, trainable,
+or frozen for the first steps (a :class:`trainer.layers.GradientGate` after it), with a
+projection to ``word_dim`` when the file's dimension differs. In the hybrid,
+``model.oov_routing`` can keep the word vector of an OOV token out of the merge
+(:class:`trainer.layers.OOVRouting`). With ``model.sentence_path`` a pretrained sentence
 encoder's vector is fused with the token path before the head (:mod:`trainer.fusion`).
 """
 from typing import NamedTuple, Optional
@@ -14,7 +19,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
-from trainer import fusion, layers
+from trainer import fusion, layers, pretrained
 
 
 class Models(NamedTuple):
@@ -22,6 +27,9 @@ class Models(NamedTuple):
 
     classifier: keras.Model   # {word_ids, char_ids} -> probabilities [B, classes]
     token_encoder: keras.Model  # {word_ids, char_ids} -> merged token vectors [B, T, D]
+    # {word_ids, char_ids} -> {contract.WORD_EMBEDDINGS: [B, T, word_dim], contract.CHAR_EMBEDDINGS:
+    # [B, T, char_output_dim]}: the vectors each branch gives the merge (branches of the variant only)
+    branch_encoder: keras.Model
     # the sentence path's inputs -> sentence vector [B, dim] (trainer/fusion.py); None without one
     sentence_model: Optional[keras.Model] = None
 
@@ -49,21 +57,33 @@ def build_char_encoder(model_cfg: ModelConfig, char_ids):
 
 
 def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
-                 num_classes: int) -> Models:
+                 num_classes: int, word_init: Optional[pretrained.InitialRows] = None) -> Models:
     """Builds the classifier for ``word_vocab_size`` words (OOV buckets and padding are
-    added here) and ``num_classes`` classes. Inputs accept any token and char length."""
+    added here) and ``num_classes`` classes. Inputs accept any token and char length.
+    ``word_init`` (:func:`trainer.pretrained.prepare`) is required when
+    ``model.word_vectors`` is set, and holds the word embedding's initial rows."""
     if num_classes < 2:
         raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
+    if bool(model_cfg.word_vectors) != (word_init is not None):
+        raise ValueError("model.word_vectors and word_init go together: pass the rows trainer.pretrained.prepare "
+                         "reads for model.word_vectors, and only then")
     inputs = model_inputs()
     word_ids, char_ids = inputs[contract.WORD_IDS], inputs[contract.CHAR_IDS]
     mask = layers.token_mask(word_ids)
 
-    branches = []
+    branches = {}
+    char_vectors = build_char_encoder(model_cfg, char_ids) if model_cfg.variant in ("hybrid", "char_only") else None
     if model_cfg.variant in ("hybrid", "word_only"):
         vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
-        branches.append(keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name="word_embedding")(word_ids))
-    if model_cfg.variant in ("hybrid", "char_only"):
-        branches.append(build_char_encoder(model_cfg, char_ids))
+        word_vectors = pretrained.word_embedding(model_cfg, vocab_rows, word_ids, word_init)
+        if char_vectors is not None and model_cfg.oov_routing != "none":
+            word_vectors = layers.OOVRouting(model_cfg.oov_routing, word_vocab_size, name="oov_routing")(
+                [word_vectors, word_ids, char_vectors])
+        branches[contract.WORD_EMBEDDINGS] = word_vectors
+    if char_vectors is not None:
+        branches[contract.CHAR_EMBEDDINGS] = char_vectors
+    branch_encoder = keras.Model(inputs, branches, name="branch_encoder")
+    branches = list(branches.values())
 
     tokens = layers.TokenMerge(model_cfg.merge, model_cfg.token_dim, name="token_merge")(branches)
     token_encoder = keras.Model(inputs, tokens, name="token_encoder")
@@ -77,4 +97,5 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name=contract.PROBABILITIES)(x)
     classifier = keras.Model({**inputs, **(sentence_path.inputs if sentence_path else {})}, probabilities,
                              name=f"charword_{model_cfg.variant}")
-    return Models(classifier, token_encoder, sentence_model=sentence_path.model if sentence_path else None)
+    return Models(classifier, token_encoder, branch_encoder,
+                  sentence_model=sentence_path.model if sentence_path else None)

@@ -11,7 +11,8 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from charword.config import CharwordConfig
-from trainer import data, distribution, export
+from embeddings import report as inspection
+from trainer import data, distribution, export, noise, pretrained, robust
 from trainer.model import build_models
 from trainer.training import EpochThroughput, TrainingResult, compile_classifier, epoch_split
 
@@ -46,18 +47,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                 "%d classes", replicas, global_batch, training.batch_size, fn_args.train_steps, word_vocab_size,
                 num_classes)
 
-    train_ds = data.make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                                 training.seed)
-    eval_ds = data.make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, global_batch,
-                                training.seed)
+    train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch,
+                                               keep_clean=robust.aux_inactive_reason(cfg) is None)
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
+    word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
-        models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes)
-        compile_classifier(models.classifier, training)
+        models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
+        model = compile_classifier(robust.training_model(models, cfg), training)
 
     epochs, steps_per_epoch = epoch_split(fn_args.train_steps, training)
     throughput = EpochThroughput(global_batch)
-    history = models.classifier.fit(
+    history = model.fit(
         train_ds,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -68,11 +68,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,
                                           restore_best_weights=True),
             throughput,
+            *pretrained.callbacks(cfg.model, models.classifier),
         ],
         verbose=2)
     with distribution.export_dir(fn_args.serving_model_dir) as export_dir:
         export.export_saved_model(models, tf_transform_output, cfg.preprocessing, export_dir)
         logger.info("Exported SavedModel to %s", export_dir)
+    if training.projector_words and distribution.is_chief():
+        inspection.write_report(fn_args.serving_model_dir, fn_args.model_run_dir,
+                                projector_words=training.projector_words)
+        logger.info("Wrote projector files and map.png of the token vectors to %s", fn_args.model_run_dir)
     return TrainingResult(
         examples_per_s=tuple(throughput.rates),
         history={name: [float(value) for value in values] for name, values in history.history.items()},
