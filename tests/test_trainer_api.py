@@ -13,6 +13,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import CharwordConfig, TrainingConfig
+from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.training import EpochThroughput, compile_classifier, epoch_split
@@ -59,6 +60,20 @@ def test_compile_classifier_uses_adam_at_the_configured_rate_and_cross_entropy()
     assert set(scores) == {"loss", "accuracy"}
     assert scores["loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(6), labels])), rel=1e-4)
     assert scores["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+def test_one_process_trains_models_of_other_shapes_under_successive_mirrored_strategies():
+    """Each strategy's all-reduce uses collective keys of its own: the runtime remembers
+    the shapes of every key it has seen, so a reused key fails a model of another shape."""
+    inputs, labels = _batch(rows=8)
+    for word_dim in (24, 8):
+        strategy = distribution.make_strategy()
+        assert isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync == 2
+        cfg = _small_cfg().replace(model=dict(word_dim=word_dim))
+        with strategy.scope():
+            model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
+        history = model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0).history
+        assert np.isfinite(history["loss"][0])
 
 
 def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):

@@ -7,6 +7,7 @@ job) selects ``MultiWorkerMirroredStrategy`` over all of them; otherwise trainin
 on this machine's devices.
 """
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 TF_CONFIG = "TF_CONFIG"
 _WORKER_TYPES = ("chief", "master", "worker")
+_GROUP_KEYS_PER_STRATEGY = 1000
+_mirrored_made = itertools.count()
 
 
 def cluster_task() -> Optional[Tuple[str, int]]:
@@ -85,10 +88,23 @@ def make_strategy() -> tf.distribute.Strategy:
     if len(devices) == 1:
         logger.info("One %s device (%s): default strategy, 1 replica", kind, devices[0])
         return tf.distribute.get_strategy()
-    strategy = tf.distribute.MirroredStrategy(devices=devices)
+    strategy = _fresh_mirrored_strategy(devices)
     logger.info("MirroredStrategy on %s: %d replica(s) (%s)", kind, strategy.num_replicas_in_sync,
                 ", ".join(devices))
     return strategy
+
+
+def _fresh_mirrored_strategy(devices) -> tf.distribute.MirroredStrategy:
+    """A ``MirroredStrategy`` whose collective ops use keys no earlier one in this
+    process used. Every ``MirroredStrategy`` numbers its collective groups from
+    ``1 + MirroredStrategy._collective_key_base`` (0 unless set), and the runtime keeps
+    the first shapes it saw under a key for the life of the process, so the second
+    strategy of a process that trains another model (a test session, a benchmark, a
+    notebook calling ``run_fn`` twice) failed its first all-reduce with "Shape mismatch
+    in the collective instance". TensorFlow's own tests set the same attribute."""
+    tf.distribute.MirroredStrategy._collective_key_base = (  # pylint: disable=protected-access
+        next(_mirrored_made) * _GROUP_KEYS_PER_STRATEGY)
+    return tf.distribute.MirroredStrategy(devices=devices)
 
 
 def shard_by_examples(dataset: tf.data.Dataset) -> tf.data.Dataset:
