@@ -60,15 +60,9 @@ def test_host_is_required(submit):
         submit.parse_args(["--package", "p.json", "--data-root", "gs://b"])
 
 
-def test_held_out_eval_parameters_are_the_split_configs_of_a_held_out_eval_file(submit):
-    from google.protobuf import json_format  # pylint: disable=import-outside-toplevel
-    from tfx.proto import example_gen_pb2  # pylint: disable=import-outside-toplevel
-
-    from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
-    from pipeline.pipeline import example_gen_configs  # pylint: disable=import-outside-toplevel
+def test_split_configs_are_parameters_only_for_a_held_out_eval_file(submit):
+    """Their values are compared with the pipeline's own in test_pipeline_builder.py
+    (that needs TFX, which these tests do not import)."""
     parameters = submit.pipeline_parameters("gs://bucket/data", None, held_out_eval=True)
-    expected_input, expected_output = example_gen_configs(CharwordConfig().replace(data={"eval_data": "dev.tsv"}))
-    assert json_format.Parse(parameters["input-config"], example_gen_pb2.Input()) == expected_input
-    assert expected_output is None
-    assert json_format.Parse(parameters["output-config"], example_gen_pb2.Output()) == example_gen_pb2.Output()
+    assert {"input-config", "output-config"} <= set(parameters)
     assert "input-config" not in submit.pipeline_parameters("gs://bucket/data", None)

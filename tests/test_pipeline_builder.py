@@ -1,5 +1,7 @@
 """The pipeline definition: components, wiring, thresholds from config, Kubeflow file."""
+import importlib.util
 import json
+import os
 import re
 
 import pytest
@@ -7,6 +9,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.dsl.compiler import compiler
 from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
 
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
@@ -15,7 +18,7 @@ from pipeline import layout
 from pipeline.beam_args import resolve_beam_args
 from pipeline.eval_config import build_eval_config
 from pipeline.kubeflow_dag import compile_pipeline
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, example_gen_configs
 from tests import fake_cloud_fs
 
 CFG = CharwordConfig().replace(evaluation=dict(min_accuracy=0.72, max_accuracy_drop=0.03, min_oov_accuracy=0.5),
@@ -243,3 +246,15 @@ def test_compile_kubeflow_refuses_a_schema_without_the_raw_features(tmp_path):
         _compile_kubeflow("--output", str(tmp_path / "c.json"), "--pipeline-root", str(tmp_path / "root"),
                           "--serving-dir", "gs://b/serving", "--data-root", "gs://b/data", "--schema", str(schema))
     assert not (tmp_path / "root").exists() and not (tmp_path / "c.json").exists()
+
+
+def test_submit_scripts_held_out_eval_parameters_are_the_pipelines_split_configs():
+    path = os.path.join(os.path.dirname(__file__), "..", "kubeflow", "submit.py")
+    spec = importlib.util.spec_from_file_location("kubeflow_submit", path)
+    submit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(submit)
+    parameters = submit.pipeline_parameters("gs://bucket/data", None, held_out_eval=True)
+    expected_input, expected_output = example_gen_configs(CharwordConfig().replace(data={"eval_data": "dev.tsv"}))
+    assert json_format.Parse(parameters["input-config"], example_gen_pb2.Input()) == expected_input
+    assert expected_output is None
+    assert json_format.Parse(parameters["output-config"], example_gen_pb2.Output()) == example_gen_pb2.Output()
