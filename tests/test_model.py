@@ -74,6 +74,58 @@ def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder
     np.testing.assert_allclose(short, long, atol=1e-5)
 
 
+def test_distinct_tokens_keep_each_distinct_row_once_cut_to_the_longest_token():
+    char_ids = _repeated_char_ids(np.random.default_rng(0))["char_ids"]
+    rows, index = layers.DistinctTokens()(char_ids)
+    rows, index = rows.numpy(), index.numpy()
+    assert rows.shape == (1, 4, 6)  # 3 tokens and the padding row; the longest token fills all 6 chars
+    np.testing.assert_array_equal(rows[0][index], char_ids)
+    cut, _ = layers.DistinctTokens()(np.pad(char_ids, [(0, 0), (0, 0), (0, 3)]))
+    np.testing.assert_array_equal(cut.numpy(), rows)  # trailing char padding is cut
+    empty, empty_index = layers.DistinctTokens()(np.zeros((2, 3, 5), np.int64))
+    assert empty.shape == (1, 1, 1) and not empty_index.numpy().any()
+
+
+def _char_batch(rng, batch=4, tokens=7, chars=9):
+    """A batch with repeated tokens, token padding and char padding."""
+    vocabulary = np.zeros((5, chars), np.int64)
+    for row, length in enumerate((1, 3, 5, 7, 2)):
+        vocabulary[row, 0], vocabulary[row, length + 1] = contract.BEGIN_OF_WORD_ID, contract.END_OF_WORD_ID
+        vocabulary[row, 1:length + 1] = rng.integers(1, 257, length)
+    picks = rng.integers(0, 5, (batch, tokens))
+    lengths = rng.integers(1, tokens + 1, batch)
+    real = np.arange(tokens)[None, :] < lengths[:, None]
+    return {contract.WORD_IDS: np.where(real, picks + 1, 0),
+            contract.CHAR_IDS: vocabulary[picks] * real[..., None]}, rng.integers(0, 2, batch)
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm"])
+def test_distinct_token_encoding_equals_encoding_every_slot_in_outputs_and_gradients(char_encoder):
+    cfg = _small_config(char_encoder=char_encoder, dropout=0.0)
+    models = {}
+    for distinct in (True, False):
+        tf.keras.utils.set_random_seed(1)
+        models[distinct] = build_models(cfg.replace(model=dict(char_distinct_tokens=distinct)).model,
+                                        cfg.preprocessing, word_vocab_size=5, num_classes=2)
+    for layer in models[True].classifier.layers:
+        if layer.weights:
+            models[False].classifier.get_layer(layer.name).set_weights(layer.get_weights())
+    inputs, labels = _char_batch(np.random.default_rng(2))
+    gradients, tokens = {}, {}
+    for distinct, built in models.items():
+        with tf.GradientTape() as tape:
+            probabilities = built.classifier(inputs, training=True)
+            loss = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+        weights = sorted(built.classifier.trainable_weights, key=lambda weight: weight.name)
+        gradients[distinct] = tape.gradient(loss, weights)
+        tokens[distinct] = built.token_encoder(inputs).numpy()
+    np.testing.assert_allclose(tokens[True], tokens[False], atol=1e-5)
+    assert len(gradients[True]) == len(gradients[False])
+    for got, want in zip(gradients[True], gradients[False]):
+        np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(),
+                                   atol=1e-5)
+
+
 def test_prediction_does_not_depend_on_other_texts_in_the_batch(trained_model):
     model = tf.saved_model.load(trained_model.model_dir)
     alone = model.signatures["predict_text"](text=tf.constant(["the plot was brilliant ."]))["probabilities"]
@@ -188,6 +240,19 @@ def _routing_inputs(rng):
     return {"inputs": [_normal(rng, 2, 3, 4), np.array([[1, 7, 0], [6, 2, 3]]), _normal(rng, 2, 3, 5)]}
 
 
+def _repeated_char_ids(rng):
+    """Char ids ``[2, 4, 6]`` whose rows repeat, with token and char padding."""
+    rows = np.zeros((3, 6), np.int64)
+    rows[:, 0], rows[:2, 1:4], rows[2, 1:5] = contract.BEGIN_OF_WORD_ID, rng.integers(1, 257, (2, 3)), 9
+    rows[:2, 4], rows[2, 5] = contract.END_OF_WORD_ID, contract.END_OF_WORD_ID
+    return {"char_ids": rows[[[0, 1, 0, 2], [1, 1, 2, 2]]] * np.array([1, 1, 1, 0])[:, None]}
+
+
+def _gather_inputs(rng):
+    """Vectors of 3 distinct rows ``[1, 3, 4]`` and each slot's row ``[2, 2]``."""
+    return {"inputs": [_normal(rng, 1, 3, 4), np.array([[0, 2], [1, 0]], np.int32)]}
+
+
 # Every public layer of trainer.layers with constructor arguments other than the defaults,
 # and inputs to call it on.
 LAYER_CASES = [
@@ -201,6 +266,8 @@ LAYER_CASES = [
     (layers.SentenceEncoder, dict(kind="cnn", units=4), _token_inputs),
     (layers.SentenceEncoder, dict(kind="bilstm", units=3), _token_inputs),
     (layers.GradientGate, {}, lambda rng: {"inputs": _normal(rng, 2, 3)}),
+    (layers.DistinctTokens, {}, _repeated_char_ids),
+    (layers.GatherTokens, {}, _gather_inputs),
 ]
 
 
@@ -216,13 +283,14 @@ def test_layer_rebuilt_from_get_config_has_the_constructor_arguments_and_gives_t
         cls, kwargs, make_inputs):
     inputs = make_inputs(np.random.default_rng(0))
     layer = cls(**kwargs, name="original")
-    expected = layer(**inputs).numpy()
+    expected = [value.numpy() for value in tf.nest.flatten(layer(**inputs))]
     config = layer.get_config()
     assert {name: config.get(name) for name in kwargs} == kwargs
     clone = cls.from_config(config)
     clone(**inputs)  # creates the clone's weights
     clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(clone(**inputs).numpy(), expected)
+    for got, want in zip(tf.nest.flatten(clone(**inputs)), tf.nest.flatten(expected)):
+        np.testing.assert_array_equal(got.numpy(), want)
 
 
 def test_single_device_trains_without_mirroring_and_autograph_skips_tf_keras():

@@ -45,16 +45,6 @@ def _cfg(vectors, **model):
         training=dict(batch_size=8, train_steps=12, eval_steps=2, epochs=2, learning_rate=0.05))
 
 
-@pytest.fixture(autouse=True)
-def fresh_collective_keys():
-    """Each test trains under a new 2-replica MirroredStrategy. Every such strategy starts
-    its collective-op keys at the same value and TensorFlow remembers the shapes of
-    earlier collectives by key, so a second training in one process can fail with a shape
-    mismatch; TensorFlow's test hook ``_collective_key_base`` gives each one its own keys."""
-    tf.distribute.MirroredStrategy._collective_key_base += 100_000  # pylint: disable=protected-access
-    yield
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """One Transform run of a small sentiment set, and a vectors file for some of its words."""

@@ -20,9 +20,9 @@ def read_transformed(pattern: str, graph_dir: str) -> List[Dict[str, np.ndarray]
     return rows
 
 
-def transform(train_pairs, eval_pairs, cfg, tmp_dir):
+def transform(train_pairs, eval_pairs, cfg, tmp_dir, encoding="record_batches"):
     """(graph_dir, train rows, eval rows) for ``(text, label)`` pairs."""
-    data = transform_rows(rows_from_pairs(train_pairs), rows_from_pairs(eval_pairs),
-                                   cfg, str(tmp_dir))
+    data = transform_rows(rows_from_pairs(train_pairs), rows_from_pairs(eval_pairs), cfg, str(tmp_dir),
+                          encoding=encoding)
     return (data.transform_graph_dir, read_transformed(data.train_pattern, data.transform_graph_dir),
             read_transformed(data.eval_pattern, data.transform_graph_dir))

@@ -67,6 +67,40 @@ class Highway(keras.layers.Layer):
         return {**super().get_config(), "num_layers": self.num_layers, "gate_bias": self.gate_bias}
 
 
+class DistinctTokens(keras.layers.Layer):
+    """The distinct char-id rows of a batch, so that the char encoder runs once per
+    distinct token (padding slots included, as one row) instead of once per slot.
+
+    Rows are cut to the batch's longest token (the last non-padding char); char padding
+    is masked in the encoders, so the cut changes no output.
+
+    Input: ``char_ids`` ``[B, T, C]``.
+    Output: ``rows`` ``[1, U, W]`` (the distinct rows, ``U <= B * T``, ``W <= C``) and
+    ``index`` ``[B, T]`` int32: the row of each token slot.
+    """
+
+    def call(self, char_ids):
+        shape = tf.shape(char_ids)
+        flat = tf.reshape(char_ids, [-1, shape[2]])
+        positions = tf.range(1, shape[2] + 1, dtype=tf.int32)
+        last = tf.where(tf.not_equal(flat, contract.CHAR_PAD_ID), positions, tf.zeros_like(positions))
+        width = tf.maximum(tf.reduce_max(tf.concat([tf.reshape(last, [-1]), [0]], 0)), 1)
+        rows, index = tf.raw_ops.UniqueV2(x=flat[:, :width], axis=tf.constant([0], tf.int64), out_idx=tf.int32)
+        return rows[tf.newaxis], tf.reshape(index, shape[:2])
+
+
+class GatherTokens(keras.layers.Layer):
+    """Gives every token slot the vector of its distinct row (inverse of
+    :class:`DistinctTokens`).
+
+    Input: ``[vectors [1, U, D], index [B, T]]``. Output: ``[B, T, D]``.
+    """
+
+    def call(self, inputs):
+        vectors, index = inputs
+        return tf.gather(vectors[0], index)
+
+
 class _TokenCharEncoder(keras.layers.Layer):
     """Shared frame of the char encoders: every token's characters are encoded on their
     own (batch and token axes folded together), then highway layers and a projection.

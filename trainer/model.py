@@ -1,8 +1,13 @@
 """Builds the hybrid character+word classifier from the typed configuration.
 
-    word_ids [B, T] ─ Embedding ───────────────────────────┐
-                                                            ├ TokenMerge ─ SentenceEncoder ─ Dense(softmax)
-    char_ids [B, T, C] ─ Embedding ─ CharCNN | CharBiLSTM ─┘
+    word_ids [B, T] ─ Embedding ───────────────────────────────────────────────────────────────┐
+                                                                                                ├ TokenMerge ─
+    char_ids [B, T, C] ─ DistinctTokens ─ Embedding ─ CharCNN | CharBiLSTM ─ GatherTokens ─────┘
+        ─ SentenceEncoder ─ Dense(softmax)
+
+The char encoder sees each distinct token of a batch once (``DistinctTokens``: the
+distinct char-id rows, cut to the longest token) and ``GatherTokens`` gives every token
+slot its row's vector; the outputs are those of encoding every slot.
 
 ``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
 always comes from the word ids (id 0 = padding). With ``model.word_vectors`` the word
@@ -44,16 +49,21 @@ def model_inputs() -> dict:
 def build_char_encoder(model_cfg: ModelConfig, char_ids):
     """The char branch on the symbolic ``char_ids`` [B, T, C]: byte embedding
     (``char_embedding``), then the configured ``char_cnn`` or ``char_bilstm`` encoder over
-    each token's chars (padding chars masked). Returns char vectors [B, T, char_output_dim]."""
+    each token's chars (padding chars masked), once per distinct token of the batch
+    unless ``model.char_distinct_tokens`` is off. Returns char vectors
+    [B, T, char_output_dim]."""
+    rows, index = (layers.DistinctTokens(name="distinct_tokens")(char_ids) if model_cfg.char_distinct_tokens
+                   else (char_ids, None))
     char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
-                                          name="char_embedding")(char_ids)
+                                          name="char_embedding")(rows)
     if model_cfg.char_encoder == "cnn":
         encoder = layers.CharCNNEncoder(model_cfg.char_filters, model_cfg.highway_layers,
                                         model_cfg.char_output_dim, name="char_cnn")
     else:
         encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
                                            model_cfg.char_output_dim, name="char_bilstm")
-    return encoder(char_vectors, mask=layers.char_mask(char_ids))
+    encoded = encoder(char_vectors, mask=layers.char_mask(rows))
+    return encoded if index is None else layers.GatherTokens(name="char_vectors")([encoded, index])
 
 
 def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
