@@ -33,6 +33,7 @@ ARMS: Dict[str, Arm] = {
     "hybrid+noise+routing+aux": Arm("hybrid", noise=True, routing=True, aux=True),
     "word_only+noise": Arm("word_only", noise=True),
     "word_only+vectors": Arm("word_only", vectors=True),
+    "word_only+noise+vectors": Arm("word_only", noise=True, vectors=True),
     "hybrid+noise+routing+aux+vectors": Arm("hybrid", noise=True, routing=True, aux=True, vectors=True),
 }
 BASELINE_ARM = "word_only"

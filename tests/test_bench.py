@@ -186,6 +186,31 @@ def test_hybrid_report_smoke(tmp_path):
         assert heading in markdown
 
 
+@pytest.mark.slow
+def test_speed_report_smoke(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMOKE_CONFIG))
+    out = tmp_path / "speed"
+    command = [sys.executable, "-m", "bench.speed_report", "--data", _smoke_data(tmp_path), "--out", str(out),
+               "--config", str(config), "--transform-tokens", "2000", "--rounds", "1", "--epochs", "2",
+               "--steps-per-epoch", "3", "--serving-requests", "5", "--long-sentences", "3", "--no-pipeline"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["sets"]) == {"short", "long"}
+    assert report["sets"]["long"]["tokens_per_row"] > 2 * report["sets"]["short"]["tokens_per_row"]
+    for found in report["sets"].values():
+        before, after = found["transform"]["before"], found["transform"]["after"]
+        assert before["tokens_per_s"] > 0 and after["tokens_per_s"] > 0
+        assert before["serialized_bytes_per_example"] == after["serialized_bytes_per_example"] > 0
+        assert set(found["trainer"]["examples_per_s"]) == {"word_only", "hybrid_before", "hybrid_after"}
+        assert all(rate > 0 for rate in found["trainer"]["examples_per_s"].values())
+        for arm in ("hybrid_before", "hybrid_after"):
+            assert found["serving"][arm]["batch_32"]["errors"] == 0
+    assert {t["status"] for t in report["targets"]} <= {"PASS", "MISS"} and len(report["targets"]) == 6
+    assert "Transform tokens/s before / after" in (out / "report.md").read_text()
+
+
 def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
     first = [True] * 10 + [False] * 2 + [True] * 5
     second = [False] * 10 + [True] * 2 + [True] * 5

@@ -53,14 +53,18 @@ def setup(tmp_path_factory):
     train = learnable_pairs(120, 1, typo_rate=0.0)
     data = transform_rows(rows_from_pairs(train), rows_from_pairs(learnable_pairs(24, 2, typo_rate=0.0)),
                           _cfg(vectors), str(work))
-    return {"work": work, "vectors": vectors, "data": data, "train": train}
+    return {"work": work, "vectors": vectors, "data": data, "train": train, "runs": {}}
 
 
 def _train(setup, name, **model):
-    cfg = _cfg(setup["vectors"], **model)
-    fn_args = make_fn_args(setup["data"], cfg, str(setup["work"] / name))
-    task.run_fn(fn_args)
-    return fn_args
+    """The run_fn arguments of a training run with these model settings (each trained
+    once per module: the coverage test and the frozen case share one)."""
+    if name not in setup["runs"]:
+        cfg = _cfg(setup["vectors"], **model)
+        fn_args = make_fn_args(setup["data"], cfg, str(setup["work"] / name))
+        task.run_fn(fn_args)
+        setup["runs"][name] = fn_args
+    return setup["runs"][name]
 
 
 def _word_rows(model_dir, words):
@@ -112,7 +116,7 @@ def test_word_dimension_differing_from_the_file_adds_a_projection(tmp_path):
 
 
 def test_coverage_counts_vocabulary_words_and_train_tokens(setup):
-    fn_args = _train(setup, "frozen", word_vectors_mode="frozen")
+    fn_args = _train(setup, "frozen_0", word_vectors_mode="frozen", word_vectors_unfreeze_step=0)
     with open(os.path.join(fn_args.model_run_dir, contract.WORD_VECTORS_REPORT), encoding="utf-8") as handle:
         coverage = json.load(handle)
     tokens = collections.Counter(token for text, _ in setup["train"] for token in text.split())
