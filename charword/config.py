@@ -320,6 +320,11 @@ class NoiseConfig(_Section):
         Pinter et al. 2017, adapted to noise); 0 turns it off. It is computed on
         noised tokens and reads the char branch, so it applies only with ``rate`` > 0
         and ``hybrid`` or ``char_only``; otherwise the Trainer logs why it is off.
+      consistency_weight: weight of the consistency loss (Namysl et al. 2020): the KL
+        divergence from the model's prediction on the clean text (a teacher: no dropout,
+        no gradient) to its prediction on the noised text, over examples with a noised
+        token; 0 turns it off. Applies to every variant when ``rate`` > 0; one more
+        forward pass per training step.
       aux_target: the vectors the loss matches (contrastively, against the other noised
         tokens of the batch): ``token``: the merged token vector of the misspelling and
         the (stop-gradient) merged vector of the clean token; ``word``: a linear map of
@@ -332,6 +337,7 @@ class NoiseConfig(_Section):
     lexicon_share: float = 0.5
     synthetic_per_word: int = 8
     aux_weight: float = 1.0
+    consistency_weight: float = 0.0
     aux_target: str = "token"
 
     def validate(self) -> None:
@@ -343,6 +349,7 @@ class NoiseConfig(_Section):
         _require(self.lexicon is not None or self.synthetic_per_word > 0 or self.rate == 0, "noise.synthetic_per_word",
                  "must be > 0 when noise.rate > 0 and no noise.lexicon is given", self.synthetic_per_word)
         _require(self.aux_weight >= 0.0, "noise.aux_weight", "must be >= 0", self.aux_weight)
+        _require(self.consistency_weight >= 0.0, "noise.consistency_weight", "must be >= 0", self.consistency_weight)
         _one_of("noise", "aux_target", self.aux_target, AUX_TARGETS)
 
 

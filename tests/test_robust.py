@@ -153,3 +153,47 @@ def test_aux_loss_is_off_with_the_reason_where_it_cannot_apply(sections, reason)
     assert reason in robust.aux_inactive_reason(cfg)
     models, trainer = _trainer(cfg)
     assert trainer is models.classifier
+
+
+def test_consistency_loss_is_the_kl_divergence_from_the_clean_prediction_on_noised_examples():
+    cfg = _config(noise=dict(rate=0.5, consistency_weight=1.0))
+    models, trainer = _trainer(cfg)
+    (features, _), = _noised_batches(np.random.default_rng(4), 1)
+    features = {name: tf.constant(value) for name, value in features.items()}
+    noised = models.classifier({k: features[k] for k in contract.MODEL_INPUTS}).numpy()
+    clean = models.classifier({contract.WORD_IDS: features[contract.CLEAN_WORD_IDS],
+                               contract.CHAR_IDS: features[contract.CLEAN_CHAR_IDS]}).numpy()
+    has_noise = features[contract.NOISED].numpy().any(axis=1)
+    assert has_noise.any()
+    expected = (clean * np.log(clean / noised)).sum(axis=1)[has_noise].mean()
+    got = float(trainer.consistency_loss(features, tf.constant(noised)))
+    assert got == pytest.approx(expected, rel=1e-4) and got > 0
+    untouched = dict(features, **{contract.NOISED: tf.zeros_like(features[contract.NOISED])})
+    assert float(trainer.consistency_loss(untouched, tf.constant(noised))) == 0.0
+
+
+def test_consistency_loss_trains_word_only_too_and_brings_noised_predictions_to_the_clean_ones():
+    """Trained alike but for the consistency weight, the model trained with it predicts
+    on noised text closer to what it predicts on the clean text."""
+    batches = _noised_batches(np.random.default_rng(5), 20)
+    dataset = tf.data.Dataset.from_tensor_slices(({name: np.stack([b[0][name] for b in batches])
+                                                   for name in batches[0][0]},
+                                                  np.stack([b[1] for b in batches])))
+    held_out = {name: tf.constant(value) for name, value in _noised_batches(np.random.default_rng(6), 1)[0][0].items()}
+    gaps = {}
+    for weight in (0.0, 5.0):
+        cfg = _config(noise=dict(rate=0.5, consistency_weight=weight, aux_weight=0.0),
+                      model=dict(variant="word_only"))
+        models, trainer = _trainer(cfg)
+        data = dataset if weight else dataset.map(lambda f, y: ({k: f[k] for k in contract.MODEL_INPUTS}, y))
+        history = trainer.fit(data.repeat(), epochs=3, steps_per_epoch=20, verbose=0).history
+        probe = robust.NoiseAwareModel(models, "token", 0.0, consistency_weight=1.0)
+        noised = models.classifier({k: held_out[k] for k in contract.MODEL_INPUTS})
+        gaps[weight] = float(probe.consistency_loss(held_out, noised))
+        if weight:
+            assert isinstance(trainer, robust.NoiseAwareModel) and trainer.weight == 0.0
+            assert robust.needs_clean_features(cfg)
+            assert robust.CONSISTENCY_LOSS in history and robust.AUX_LOSS not in history
+        else:
+            assert trainer is models.classifier
+    assert gaps[5.0] < 0.5 * gaps[0.0], gaps

@@ -1,5 +1,6 @@
-"""The auxiliary loss that teaches the char branch to read misspellings (MIMICK, Pinter
-et al. 2017, adapted to noise), and the training model that adds it.
+"""The losses that teach a model to read misspellings, and the training model that adds
+them: an auxiliary loss on the token vectors (MIMICK, Pinter et al. 2017, adapted to
+noise) and a consistency loss on the predictions (Namysl et al. 2020).
 
 On the tokens the noise replaced (:mod:`trainer.noise`), a vector of each misspelling
 must pick out the stop-gradient vector of the clean token it replaced among the clean
@@ -16,9 +17,17 @@ the batch keep the misspelling nearest its own word. The vectors (``noise.aux_ta
   ``word``   a linear map of the char vector of the misspelling vs. the word vector of
              the clean token (MIMICK's target; pretrained word vectors make it semantic).
 
-:class:`NoiseAwareModel` trains the classifier with ``loss + aux_weight * aux_loss``
-and logs ``aux_loss``; its ``call``, evaluation and the exported classifier see only
-the model inputs, so serving is unchanged.
+The consistency loss (``noise.consistency_weight``) asks the classifier to say on the
+noised text what it says on the clean one: the KL divergence from its prediction on the
+clean batch (no dropout, no gradient: a teacher) to its prediction on the noised batch,
+over the examples with at least one noised token. Noise alone teaches a model to ignore
+a misspelled token; this asks it to recover the token's meaning, which only a char
+branch can do.
+
+:class:`NoiseAwareModel` trains the classifier with
+``loss + aux_weight * aux_loss + consistency_weight * consistency_loss`` and logs the
+losses it adds; its ``call``, evaluation and the exported classifier see only the model
+inputs, so serving is unchanged.
 """
 import logging
 from typing import Optional
@@ -31,6 +40,7 @@ from charword.config import CharwordConfig
 from trainer.model import Models
 
 AUX_LOSS = "aux_loss"
+CONSISTENCY_LOSS = "consistency_loss"
 TEMPERATURE = 0.1  # of the contrastive softmax over cosine similarities
 
 logger = logging.getLogger(__name__)
@@ -49,16 +59,25 @@ def aux_inactive_reason(cfg: CharwordConfig) -> Optional[str]:
     return None
 
 
+def needs_clean_features(cfg: CharwordConfig) -> bool:
+    """Whether training batches must keep the clean ids beside the noised ones."""
+    return cfg.noise.rate > 0 and (aux_inactive_reason(cfg) is None or cfg.noise.consistency_weight > 0)
+
+
 def training_model(models: Models, cfg: CharwordConfig) -> keras.Model:
-    """What ``fit`` trains: a :class:`NoiseAwareModel` when the auxiliary loss applies,
-    else the classifier itself. Build it inside the distribution strategy's scope."""
+    """What ``fit`` trains: a :class:`NoiseAwareModel` when the auxiliary or the
+    consistency loss applies, else the classifier itself. Build it inside the
+    distribution strategy's scope."""
     reason = aux_inactive_reason(cfg)
-    if reason:
-        if cfg.noise.aux_weight > 0:
-            logger.info("Auxiliary loss off: %s", reason)
+    if reason and cfg.noise.aux_weight > 0:
+        logger.info("Auxiliary loss off: %s", reason)
+    aux_weight = 0.0 if reason else cfg.noise.aux_weight
+    consistency_weight = cfg.noise.consistency_weight if cfg.noise.rate > 0 else 0.0
+    if not aux_weight and not consistency_weight:
         return models.classifier
-    logger.info("Auxiliary loss on: target %s, weight %g", cfg.noise.aux_target, cfg.noise.aux_weight)
-    return NoiseAwareModel(models, cfg.noise.aux_target, cfg.noise.aux_weight, name="noise_aware_trainer")
+    logger.info("Noise-aware training: auxiliary loss %s, consistency loss weight %g",
+                f"target {cfg.noise.aux_target}, weight {aux_weight:g}" if aux_weight else "off", consistency_weight)
+    return NoiseAwareModel(models, cfg.noise.aux_target, aux_weight, consistency_weight, name="noise_aware_trainer")
 
 
 def _model_features(features):
@@ -79,18 +98,21 @@ def contrastive_loss(predicted: tf.Tensor, target: tf.Tensor, word_ids: tf.Tenso
 
 
 class NoiseAwareModel(keras.Model):
-    """Trains ``models.classifier`` on noised batches with the auxiliary loss.
+    """Trains ``models.classifier`` on noised batches with the auxiliary loss (weight
+    ``weight``) and the consistency loss (weight ``consistency_weight``); a weight of 0
+    leaves its loss out.
 
     Training batches: ``(features, labels)`` with the model inputs and
     ``contract.CLEAN_WORD_IDS`` [B, T], ``contract.CLEAN_CHAR_IDS`` [B, T, C] and
     ``contract.NOISED`` [B, T]. ``call`` (and so evaluation) runs the classifier alone.
     """
 
-    def __init__(self, models: Models, target: str, weight: float, **kwargs):
+    def __init__(self, models: Models, target: str, weight: float, consistency_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.models = models
         self.target = target
         self.weight = weight
+        self.consistency_weight = consistency_weight
         if target == "token":
             self.vectors = keras.Model(models.classifier.inputs, models.token_encoder.output)
             self.projection = None
@@ -101,7 +123,8 @@ class NoiseAwareModel(keras.Model):
             self.projection = keras.layers.Dense(word_dim, name="aux_projection")
             self.projection.build((None, self.vectors.output.shape[-1]))
         self.train_net = keras.Model(models.classifier.inputs, [models.classifier.output, self.vectors.output])
-        self.aux_tracker = keras.metrics.Mean(name=AUX_LOSS)
+        self.aux_tracker = keras.metrics.Mean(name=AUX_LOSS) if weight else None
+        self.consistency_tracker = keras.metrics.Mean(name=CONSISTENCY_LOSS) if consistency_weight else None
 
     def call(self, inputs, training=None):
         return self.models.classifier(_model_features(inputs), training=training)
@@ -121,23 +144,43 @@ class NoiseAwareModel(keras.Model):
             target = self.models.branch_encoder(clean, training=False)[contract.WORD_EMBEDDINGS][0]
         return contrastive_loss(predicted, tf.stop_gradient(target), clean_words)
 
+    def consistency_loss(self, features, probabilities: tf.Tensor) -> tf.Tensor:
+        """Mean KL divergence from the classifier's prediction on the clean batch (the
+        teacher: no dropout, no gradient) to ``probabilities`` [B, classes], its
+        prediction on the noised batch, over the examples with a noised token (0 when none)."""
+        clean = dict(_model_features(features))
+        clean.update({contract.WORD_IDS: features[contract.CLEAN_WORD_IDS],
+                      contract.CHAR_IDS: features[contract.CLEAN_CHAR_IDS]})
+        teacher = tf.stop_gradient(self.models.classifier(clean, training=False))
+        divergence = keras.losses.kl_divergence(teacher, probabilities)
+        noised = tf.cast(tf.reduce_any(features[contract.NOISED], axis=1), divergence.dtype)
+        return tf.math.divide_no_nan(tf.reduce_sum(divergence * noised), tf.reduce_sum(noised))
+
     def train_step(self, data):
         features, labels = data
         inputs = _model_features(features)
         with tf.GradientTape() as tape:
             probabilities, vectors = self.train_net(inputs, training=True)
-            aux = self.aux_loss(features, vectors)
-            loss = self.compiled_loss(labels, probabilities, regularization_losses=self.losses + [self.weight * aux])
+            added = []
+            if self.weight:
+                aux = self.aux_loss(features, vectors)
+                added.append(self.weight * aux)
+                self.aux_tracker.update_state(aux)
+            if self.consistency_weight:
+                consistency = self.consistency_loss(features, probabilities)
+                added.append(self.consistency_weight * consistency)
+                self.consistency_tracker.update_state(consistency)
+            loss = self.compiled_loss(labels, probabilities, regularization_losses=self.losses + added)
         self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
         self.compiled_metrics.update_state(labels, probabilities)
-        self.aux_tracker.update_state(aux)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def test_step(self, data):
         logs = super().test_step(data)
-        logs.pop(AUX_LOSS, None)  # evaluation batches carry no noise
+        for name in (AUX_LOSS, CONSISTENCY_LOSS):
+            logs.pop(name, None)  # evaluation batches carry no noise
         return logs
 
     @property
     def metrics(self):
-        return [*super().metrics, self.aux_tracker]
+        return [*super().metrics, *(t for t in (self.aux_tracker, self.consistency_tracker) if t is not None)]

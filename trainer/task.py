@@ -48,7 +48,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                 num_classes)
 
     train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch,
-                                               keep_clean=robust.aux_inactive_reason(cfg) is None)
+                                               keep_clean=robust.needs_clean_features(cfg))
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
