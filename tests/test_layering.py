@@ -102,3 +102,17 @@ def test_the_checks_see_a_violation(tmp_path):
     tree = ast.parse('"""doc: predict_text"""\ndef f():\n    import trainer.task\n    return "predict_text"\n')
     assert (3, "trainer") in set(_imported_roots(tree))
     assert [value for _, value in _string_constants(tree)] == ["predict_text"]
+
+
+def test_setup_installs_every_package_the_installed_code_imports():
+    """The pipeline runs from the installed project (TFX imports ``trainer.task`` from it,
+    the console script has no repository on its path), so every package the installed
+    packages import must be installed too."""
+    setup = ast.parse(open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read())
+    call = next(node for node in ast.walk(setup) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "find_packages")
+    installed = {pattern.value.rstrip("*") for pattern in
+                 next(k.value for k in call.keywords if k.arg == "include").elts}
+    imported = {root for package in installed for path in _files(package) for _, root in _imported_roots(_tree(path))
+                if root in PROJECT_PACKAGES}
+    assert imported <= installed, f"imported but not installed: {sorted(imported - installed)}"
