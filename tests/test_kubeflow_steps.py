@@ -117,19 +117,25 @@ def test_anomaly_gate_step_fails_the_run_on_an_anomaly(job, tmp_path):
     assert result.executor_output is None  # nothing for KFP to record: the task failed
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("evaluator_blessed", [True, False])
-def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_path, trained_model,
-                                                                      evaluator_blessed):
+def _gate_inputs(tmp_path, trained_model, evaluator_blessed):
+    """Inputs of a step that reads the trained model, the Evaluator's blessing and raw
+    eval examples. KFP hands an upstream artefact's custom properties over as metadata
+    (numbers as floats)."""
     model = tmp_path / "model"
     shutil.copytree(trained_model.model_dir, model / "Format-Serving")
     model_blessing = tmp_path / "model_blessing"
     model_blessing.mkdir()
-    # KFP hands an upstream artefact's custom properties over as metadata (numbers as floats).
-    inputs = {"model": InputArtifact(str(model)),
-              "model_blessing": InputArtifact(str(model_blessing), {"blessed": float(evaluator_blessed)}),
-              "examples": _raw_examples(tmp_path / "examples")}
-    result = kfp_launcher.run_step(job, "ServableCheck", inputs, str(tmp_path / "task"))
+    return {"model": InputArtifact(str(model)),
+            "model_blessing": InputArtifact(str(model_blessing), {"blessed": float(evaluator_blessed)}),
+            "examples": _raw_examples(tmp_path / "examples")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("evaluator_blessed", [True, False])
+def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_path, trained_model,
+                                                                      evaluator_blessed):
+    result = kfp_launcher.run_step(job, "ServableCheck", _gate_inputs(tmp_path, trained_model, evaluator_blessed),
+                                   str(tmp_path / "task"))
     assert result.returncode == 0, result.output[-3000:]
     blessing = _output(result, "blessing")
     assert blessing["metadata"]["blessed"] == float(evaluator_blessed)  # what Pusher reads downstream
@@ -140,17 +146,12 @@ def test_servable_check_step_blesses_only_a_blessed_model_that_serves(job, tmp_p
             else "not checked: the Evaluator did not bless this model" in reason)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("evaluator_blessed", [True, False])
 def test_misspelling_check_step_scores_misspelled_eval_text_and_passes_the_verdict_on(
         job, tmp_path, trained_model, evaluator_blessed):
-    model = tmp_path / "model"
-    shutil.copytree(trained_model.model_dir, model / "Format-Serving")
-    model_blessing = tmp_path / "model_blessing"
-    model_blessing.mkdir()
-    inputs = {"model": InputArtifact(str(model)),
-              "model_blessing": InputArtifact(str(model_blessing), {"blessed": float(evaluator_blessed)}),
-              "examples": _raw_examples(tmp_path / "examples")}
-    result = kfp_launcher.run_step(job, "MisspellingCheck", inputs, str(tmp_path / "task"))
+    result = kfp_launcher.run_step(job, "MisspellingCheck", _gate_inputs(tmp_path, trained_model, evaluator_blessed),
+                                   str(tmp_path / "task"))
     assert result.returncode == 0, result.output[-3000:]
     blessing = _output(result, "blessing")
     metadata = blessing["metadata"]

@@ -53,6 +53,7 @@ def accuracies(tmp_path_factory):
     return found
 
 
+@pytest.mark.slow
 def test_noise_routing_and_aux_loss_read_unseen_misspellings_better(accuracies):
     assert accuracies["with"] >= 0.8
     assert accuracies["with"] >= accuracies["without"] + 0.15
