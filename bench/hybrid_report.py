@@ -176,6 +176,23 @@ def _collect_speed(pending: dict, costs: dict, settings: BenchSettings) -> dict:
                           "scaling_2_over_1": runs["beam_2"]["tokens_per_s"] / runs["beam_1"]["tokens_per_s"]}}
 
 
+def selection_set(validation: List[tuple], settings: BenchSettings) -> dict:
+    """The held-out training rows (never trained on, not the dev set) clean and with
+    ``settings.selection_rate`` of their tokens misspelled: from the training lexicon when
+    there is one (the dev lexicon stays unseen), else synthetic typos. Settings are
+    chosen on it, so that the dev numbers stay honest."""
+    texts = [text for text, _ in validation]
+    labels = [str(label) for _, label in validation]
+    rate = settings.selection_rate
+    if settings.train_lexicon:
+        sets, _ = real_sets(texts, settings.train_lexicon, (rate,), settings.misspelling_seed)
+        misspelled, source = next(iter(sets.values())), f"{rate:.0%} of tokens misspelled from the training lexicon"
+    else:
+        misspelled, _ = typos.perturb_texts(texts, rate, settings.typo_seed)
+        source = f"one-edit typos on {rate:.0%} of eligible tokens"
+    return {"labels": labels, "clean": texts, "misspelled": misspelled, "source": source}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -208,6 +225,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             progress(f"  {name}: {stats['substituted']} of {stats['tokens']} dev tokens misspelled "
                      f"({stats['eligible']} covered by the dev lexicon)")
 
+    selection = selection_set(splits.validation, settings)
+    progress(f"  selection set: the {len(splits.validation)} held-out training rows, clean and with "
+             f"{selection['source']}")
+
     progress("Loading TensorFlow, TFX and Beam (once; every phase runs in a forked process)")
     sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags; these flags are not theirs
     import psutil  # pylint: disable=import-outside-toplevel
@@ -230,7 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     evaluation = phase("evaluate", "Evaluation (dev, typos, misspellings, OOV slice)", quality.evaluate_phase,
                        {key: run["model_dir"] for key, run in train_runs.items()},
                        transformed["data"].transform_graph_dir, [str(label) for _, label in splits.dev],
-                       texts_by_rate, misspelled, settings.dev_lexicon)
+                       texts_by_rate, misspelled, settings.dev_lexicon, selection)
     speed_results = _collect_speed(speed_pending, phase.costs, settings) if settings.speed else {}
     phase.close()
 
@@ -250,7 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                  "text_column": splits.text_column, "label_column": splits.label_column,
                  "labels": list(splits.labels), "word_vocab_size": transformed["word_vocab_size"]},
         "train_runs": train_runs, "evaluation": evaluation, "typo_stats": typo_stats, "speed": speed_results,
-        "misspelled_stats": misspelled_stats,
+        "misspelled_stats": misspelled_stats, "selection_source": selection["source"],
         "memory": phase.costs,
     }
     built = report.build(raw, settings)

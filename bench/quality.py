@@ -116,11 +116,13 @@ def _nearest_hits(model_dir: str, lexicon: str) -> dict:
 
 def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_labels: List[str],
                    texts_by_rate: Dict[float, List[str]], misspelled: Optional[Dict[str, List[str]]] = None,
-                   nearest_lexicon: Optional[str] = None) -> dict:
+                   nearest_lexicon: Optional[str] = None, selection: Optional[dict] = None) -> dict:
     """Dev accuracy of every model at every typo rate and on every ``misspelled`` set,
     OOV-slice accuracy (clean), per-example correctness (``correct``: a 0/1 string per
     set, for paired tests) and, with ``nearest_lexicon``, the nearest-word hits of its
-    misspellings.
+    misspellings. ``selection`` (``labels``, ``clean`` and ``misspelled`` texts of the
+    held-out slice of train) gives each model a ``selection`` accuracy on both, for
+    choosing settings without looking at the dev set.
 
     Returns ``{"oov": {...}, "models": {(variant, seed): {...}}}``.
     """
@@ -150,6 +152,10 @@ def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_label
             correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
             entry["misspelled"][name] = _accuracy(correct)
             entry["correct"][name] = _correct_bits(correct)
+        if selection:
+            entry["selection"] = {
+                kind: _accuracy([p == g for p, g in zip(_predict(signature, selection[kind]), selection["labels"])])
+                for kind in ("clean", "misspelled")}
         if nearest_lexicon:
             entry["nearest"] = _nearest_hits(model_dir, nearest_lexicon)
         results[(variant, seed)] = entry

@@ -56,6 +56,9 @@ def build(raw: dict, settings: BenchSettings) -> dict:
             "train_examples_per_s": summarize([statistics.median(r["epoch_rates"][1:] or r["epoch_rates"])
                                                for r in runs if r["epoch_rates"]]),
         }
+        if all("selection" in m for m in per_seed(variant, lambda m: m)):
+            quality[variant]["selection"] = {kind: summarize(per_seed(variant, lambda m, k=kind: m["selection"][k]))
+                                             for kind in ("clean", "misspelled")}
         robustness["accuracy"][variant] = {
             _rate_key(r): summarize(per_seed(variant, lambda m, r=r: m["accuracy"][r])) for r in rates}
         clean = robustness["accuracy"][variant]["0"]["mean"]
@@ -65,6 +68,7 @@ def build(raw: dict, settings: BenchSettings) -> dict:
             "oov_accuracy": summarize(per_seed(variant, lambda m: m["oov_accuracy"])),
             "in_vocab_accuracy": summarize(per_seed(variant, lambda m: m["in_vocab_accuracy"]))}
     report = {"meta": raw["meta"], "data": raw["data"], "quality": quality, "robustness": robustness,
+              "selection_source": raw.get("selection_source"),
               "speed": raw["speed"], "memory": raw["memory"],
               "misspelled": _misspelled(raw, variants, seeds, settings)}
     report["targets"] = targets(report, settings)
@@ -243,6 +247,14 @@ def markdown(report: dict) -> str:
     lines += _table(["variant", "dev accuracy", "seeds", "Trainer wall s (mean)", "training ex/s (median epoch)"],
                     [[v, _pct(q["dev_accuracy"]), q["dev_accuracy"]["n"], f"{q['train_wall_s']['mean']:.0f}",
                       f"{q['train_examples_per_s']['mean']:.0f}"] for v, q in quality.items()])
+
+    selected = {v: q["selection"] for v, q in quality.items() if "selection" in q}
+    if selected:
+        lines += [f"Selection set: the {data['validation_rows']} held-out training rows (early stopping uses them; "
+                  f"never the dev set), clean and with {report['selection_source']}. Settings are chosen on these "
+                  "columns, so that the dev numbers below stay honest.", ""]
+        lines += _table(["variant", "selection, clean", "selection, misspelled"],
+                        [[v, _pct(s["clean"]), _pct(s["misspelled"])] for v, s in selected.items()])
 
     rates = robust["rates"]
     lines += ["## 2. Robustness to typos", "",

@@ -111,6 +111,8 @@ class BenchSettings:
       misspelled_rates: shares of all dev tokens given a real misspelling.
       misspelling_seed: seed of their positions and choices (the same for every model).
       word_vectors: pretrained word vectors of the ``+vectors`` arms (``--word-vectors``).
+      selection_rate: share of the held-out training rows' tokens misspelled in the
+        selection set (training lexicon, else synthetic typos) that settings are chosen on.
     """
 
     variants: Tuple[str, ...] = ("word_only", "char_only", "hybrid", "hybrid+noise", "hybrid+noise+routing",
@@ -121,6 +123,7 @@ class BenchSettings:
     misspelled_rates: Tuple[float, ...] = (0.05, 0.1, 0.2)
     misspelling_seed: int = 7
     word_vectors: Optional[str] = None
+    selection_rate: float = 0.1
     seeds: int = 3
     train_steps: int = 2000
     train_limit: Optional[int] = None
@@ -147,6 +150,8 @@ class BenchSettings:
             problems.append(f"variants must be a non-empty subset of {list(ARMS)}")
         if not self.word_vectors and any(ARMS[v].vectors for v in self.variants if v in ARMS):
             problems.append("arms with +vectors need word_vectors (--word-vectors)")
+        if not 0 < self.selection_rate <= 1:
+            problems.append("selection_rate must lie in (0, 1]")
         if any(not 0 < p <= 1 for p in self.misspelled_rates):
             problems.append("misspelled_rates must lie in (0, 1]")
         for name in ("seeds", "train_steps", "speed_batches", "speed_timed_steps", "speed_rounds",

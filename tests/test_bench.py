@@ -164,8 +164,10 @@ def test_hybrid_report_smoke(tmp_path):
     assert set(misspelled["accuracy"]) == set(SMOKE_ARMS) == set(misspelled["nearest"])
     assert misspelled["stats"]["real 0.1"]["substituted"] > 0
     assert set(misspelled["mcnemar"]) == set(SMOKE_ARMS) - {"word_only"}
+    assert "training lexicon" in report["selection_source"]
     for variant, quality in report["quality"].items():
         assert 0.0 <= quality["dev_accuracy"]["mean"] <= 1.0
+        assert 0.0 <= quality["selection"]["misspelled"]["mean"] <= 1.0
         for rate in ("0", "0.1", "0.2", "0.3"):
             assert 0.0 <= report["robustness"]["accuracy"][variant][rate]["mean"] <= 1.0
     assert report["robustness"]["typo_stats"]["0.2"]["perturbed"] > 0
