@@ -22,6 +22,7 @@ class Arm(NamedTuple):
     aux: bool = False       # noise.aux_weight (needs noise)
     vectors: bool = False   # pretrained word vectors (model.word_vectors = --word-vectors)
     consistency: bool = False  # noise.consistency_weight (needs noise)
+    aux_weight: Optional[float] = None  # the auxiliary loss at this weight instead of the default
 
 
 # Cumulative ablation: each hybrid arm adds one part to the one before it.
@@ -38,6 +39,9 @@ ARMS: Dict[str, Arm] = {
     "hybrid+noise+routing+aux+vectors": Arm("hybrid", noise=True, routing=True, aux=True, vectors=True),
     "hybrid+noise+routing+aux+consistency": Arm("hybrid", noise=True, routing=True, aux=True, consistency=True),
     "word_only+noise+consistency": Arm("word_only", noise=True, consistency=True),
+    "hybrid+noise+routing+consistency": Arm("hybrid", noise=True, routing=True, consistency=True),
+    "hybrid+noise+routing+aux0.2+consistency": Arm("hybrid", noise=True, routing=True, aux=True, consistency=True,
+                                                   aux_weight=0.2),
 }
 # The consistency weight of the +consistency arms while the project's default is 0.
 CONSISTENCY_WEIGHT = 1.0
@@ -54,7 +58,7 @@ def arm_config(cfg: CharwordConfig, arm: Arm, train_lexicon: Optional[str], word
         model={"variant": arm.variant, "oov_routing": on.model.oov_routing if arm.routing else "none",
                "word_vectors": word_vectors if arm.vectors else None},
         noise={"rate": on.noise.rate if arm.noise else 0.0, "lexicon": train_lexicon if arm.noise else None,
-               "aux_weight": on.noise.aux_weight if arm.aux else 0.0,
+               "aux_weight": (on.noise.aux_weight if arm.aux_weight is None else arm.aux_weight) if arm.aux else 0.0,
                "consistency_weight": (on.noise.consistency_weight or CONSISTENCY_WEIGHT) if arm.consistency else 0.0})
 
 
