@@ -17,8 +17,10 @@ For each, every phase in its own process (:mod:`bench.phases`):
 * Trainer (the real ``run_fn``, default model configuration) for ``word_only``, the
   ``hybrid`` with its char encoder run on every token slot
   (``model.char_distinct_tokens: false``, the old path) and the ``hybrid`` as it is now,
-  in ``--rounds`` rounds of rotating order; examples/s is the median over rounds of
-  the median of epochs 2 on (epoch 1 traces).
+  all without training noise (what the char branch itself costs), and both variants
+  with the default noise and losses (what ``charword run`` costs), in ``--rounds``
+  rounds of rotating order; examples/s is the median over rounds of the median of
+  epochs 2 on (epoch 1 traces).
 * Serving: ``bench.serving_latency`` against the exported hybrid models of both paths
   (one client; 1 and 32 sentences per request).
 * With the pipeline phase (default), ``charword run`` on the demo data with the old and
@@ -49,9 +51,14 @@ from charword.config import CharwordConfig, load_config  # noqa: E402  pylint: d
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODINGS = {"before": "instance_dicts", "after": "record_batches"}
-ARMS = {"word_only": {"variant": "word_only"},
-        "hybrid_before": {"variant": "hybrid", "char_distinct_tokens": False},
-        "hybrid_after": {"variant": "hybrid", "char_distinct_tokens": True}}
+# The model alone (no training noise, so no robustness losses): what the char branch costs.
+PLAIN = {"noise": {"rate": 0.0}}
+ARMS = {"word_only": {"model": {"variant": "word_only"}, **PLAIN},
+        "hybrid_before": {"model": {"variant": "hybrid", "char_distinct_tokens": False}, **PLAIN},
+        "hybrid_after": {"model": {"variant": "hybrid", "char_distinct_tokens": True}, **PLAIN},
+        # As `charword run` trains them: the default noise and losses of each variant.
+        "word_only_default": {"model": {"variant": "word_only"}},
+        "hybrid_default": {"model": {"variant": "hybrid"}}}
 TARGETS = {"short_step_ratio": 1.3, "long_step_ratio": 1.6, "transform_speedup": 5.0, "serving_speedup": 3.0}
 
 
@@ -147,7 +154,7 @@ def _measure_set(name: str, rows, validation, cfg: CharwordConfig, args, phase: 
         for arm in order:
             label = f"{name}: Trainer {arm}, round {round_index + 1}"
             runs[arm].append(phase(f"{name}_train_{arm}_{round_index}", label, trainer_phase, data,
-                                   train_cfg.replace(model=ARMS[arm]),
+                                   train_cfg.replace(**ARMS[arm]),
                                    os.path.join(work, name, arm, str(round_index)), label))
     rates = {arm: statistics.median(_epoch_rate(run) for run in arm_runs) for arm, arm_runs in runs.items()}
     serving = {arm: phase(f"{name}_serving_{arm}", f"{name}: serving {arm}", serving_phase,
@@ -157,7 +164,8 @@ def _measure_set(name: str, rows, validation, cfg: CharwordConfig, args, phase: 
     return {"rows": len(sample), "tokens": tokens, "tokens_per_row": tokens / len(sample), "transform": transform,
             "trainer": {"examples_per_s": rates, "runs": {arm: [_epoch_rate(r) for r in v] for arm, v in runs.items()},
                         "step_ratio_before": rates["word_only"] / rates["hybrid_before"],
-                        "step_ratio_after": rates["word_only"] / rates["hybrid_after"]},
+                        "step_ratio_after": rates["word_only"] / rates["hybrid_after"],
+                        "step_ratio_default": rates["word_only_default"] / rates["hybrid_default"]},
             "serving": serving}
 
 
@@ -192,12 +200,14 @@ def _markdown(report: dict) -> str:
                      f"{after['serialized_bytes_per_example']:,.0f}, {after['gzip_bytes_per_example']:,.0f} | "
                      f"{before['cost']['peak_rss_mb']:,.0f} / {after['cost']['peak_rss_mb']:,.0f} |")
     lines += ["", "| data | Trainer examples/s word_only | hybrid before | hybrid after | step time hybrid / "
-              "word_only before | after |", "|---|---:|---:|---:|---:|---:|"]
+              "word_only before | after | with the default training noise and losses: word_only | hybrid | "
+              "step time hybrid / word_only |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, found in report["sets"].items():
         rates, trainer = found["trainer"]["examples_per_s"], found["trainer"]
         lines.append(f"| {name} | {rates['word_only']:.0f} | {rates['hybrid_before']:.0f} | "
                      f"{rates['hybrid_after']:.0f} | {trainer['step_ratio_before']:.2f}x | "
-                     f"{trainer['step_ratio_after']:.2f}x |")
+                     f"{trainer['step_ratio_after']:.2f}x | {rates['word_only_default']:.0f} | "
+                     f"{rates['hybrid_default']:.0f} | {trainer['step_ratio_default']:.2f}x |")
     lines += ["", "| data | serving (1 client) | p50 / p99 ms before | after | sentences/s before | after |",
               "|---|---|---:|---:|---:|---:|"]
     for name, found in report["sets"].items():
@@ -252,8 +262,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     progress(f"Data: {len(sets['short'])} texts, and {len(sets['long'])} texts of {args.long_sentences} sentences")
     sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags
     import tensorflow  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (once, before forking)
-    phase = PhaseRunner(2 * (4 + 3 * args.rounds + 2) + (0 if args.no_pipeline else 2), os.path.join(out_dir, "logs"),
-                        0.2)
+    phases = 2 * (4 + len(ARMS) * args.rounds + 2) + (0 if args.no_pipeline else 2)
+    phase = PhaseRunner(phases, os.path.join(out_dir, "logs"), 0.2)
     report = {"sets": {name: _measure_set(name, rows, validation[name], cfg, args, phase, work)
                        for name, rows in sets.items()}}
     if not args.no_pipeline:
