@@ -14,10 +14,10 @@ For each, every phase in its own process (:mod:`bench.phases`):
   ``ExampleProtoCoder``) and now (Arrow record batches and tfx_bsl's C++ encoder, as
   TFX's Transform component does): tokens/s, bytes of transformed output per example,
   peak memory. The transform graph is the same in both.
-* Trainer (the real ``run_fn``, default model configuration) for ``word_only``, the
-  ``hybrid`` with its char encoder run on every token slot
-  (``model.char_distinct_tokens: false``, the old path) and the ``hybrid`` as it is now,
-  all without training noise (what the char branch itself costs), and both variants
+* Trainer (the real ``run_fn``, default model configuration) for ``word_only`` and the
+  ``hybrid``, each computing every token slot (``model.compact_batches: false``, the
+  old path) and as they are now, all without training noise (what the char branch
+  itself costs), and both variants
   with the default noise and losses (what ``charword run`` costs), in ``--rounds``
   rounds of rotating order; examples/s is the median over rounds of the median of
   epochs 2 on (epoch 1 traces).
@@ -53,9 +53,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODINGS = {"before": "instance_dicts", "after": "record_batches"}
 # The model alone (no training noise, so no robustness losses): what the char branch costs.
 PLAIN = {"noise": {"rate": 0.0}}
-ARMS = {"word_only": {"model": {"variant": "word_only"}, **PLAIN},
-        "hybrid_before": {"model": {"variant": "hybrid", "char_distinct_tokens": False}, **PLAIN},
-        "hybrid_after": {"model": {"variant": "hybrid", "char_distinct_tokens": True}, **PLAIN},
+ARMS = {"word_only_before": {"model": {"variant": "word_only", "compact_batches": False}, **PLAIN},
+        "word_only_after": {"model": {"variant": "word_only", "compact_batches": True}, **PLAIN},
+        "hybrid_before": {"model": {"variant": "hybrid", "compact_batches": False}, **PLAIN},
+        "hybrid_after": {"model": {"variant": "hybrid", "compact_batches": True}, **PLAIN},
         # As `charword run` trains them: the default noise and losses of each variant.
         "word_only_default": {"model": {"variant": "word_only"}},
         "hybrid_default": {"model": {"variant": "hybrid"}}}
@@ -163,8 +164,8 @@ def _measure_set(name: str, rows, validation, cfg: CharwordConfig, args, phase: 
                for arm in ("hybrid_before", "hybrid_after")}
     return {"rows": len(sample), "tokens": tokens, "tokens_per_row": tokens / len(sample), "transform": transform,
             "trainer": {"examples_per_s": rates, "runs": {arm: [_epoch_rate(r) for r in v] for arm, v in runs.items()},
-                        "step_ratio_before": rates["word_only"] / rates["hybrid_before"],
-                        "step_ratio_after": rates["word_only"] / rates["hybrid_after"],
+                        "step_ratio_before": rates["word_only_before"] / rates["hybrid_before"],
+                        "step_ratio_after": rates["word_only_after"] / rates["hybrid_after"],
                         "step_ratio_default": rates["word_only_default"] / rates["hybrid_default"]},
             "serving": serving}
 
@@ -199,14 +200,15 @@ def _markdown(report: dict) -> str:
                      f"{after['marginal_tokens_per_s'] / before['marginal_tokens_per_s']:.2f}x | "
                      f"{after['serialized_bytes_per_example']:,.0f}, {after['gzip_bytes_per_example']:,.0f} | "
                      f"{before['cost']['peak_rss_mb']:,.0f} / {after['cost']['peak_rss_mb']:,.0f} |")
-    lines += ["", "| data | Trainer examples/s word_only | hybrid before | hybrid after | step time hybrid / "
-              "word_only before | after | with the default training noise and losses: word_only | hybrid | "
-              "step time hybrid / word_only |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| data | Trainer examples/s before: word_only / hybrid | after: word_only / hybrid | step time "
+              "hybrid / word_only before | after | with the default training noise and losses: word_only / hybrid | "
+              "step time hybrid / word_only |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, found in report["sets"].items():
         rates, trainer = found["trainer"]["examples_per_s"], found["trainer"]
-        lines.append(f"| {name} | {rates['word_only']:.0f} | {rates['hybrid_before']:.0f} | "
-                     f"{rates['hybrid_after']:.0f} | {trainer['step_ratio_before']:.2f}x | "
-                     f"{trainer['step_ratio_after']:.2f}x | {rates['word_only_default']:.0f} | "
+        lines.append(f"| {name} | {rates['word_only_before']:.0f} / {rates['hybrid_before']:.0f} | "
+                     f"{rates['word_only_after']:.0f} / {rates['hybrid_after']:.0f} | "
+                     f"{trainer['step_ratio_before']:.2f}x | "
+                     f"{trainer['step_ratio_after']:.2f}x | {rates['word_only_default']:.0f} / "
                      f"{rates['hybrid_default']:.0f} | {trainer['step_ratio_default']:.2f}x |")
     lines += ["", "| data | serving (1 client) | p50 / p99 ms before | after | sentences/s before | after |",
               "|---|---|---:|---:|---:|---:|"]
@@ -269,7 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_pipeline:
         old = os.path.join(work, "old_char_path.json")
         with open(old, "w", encoding="utf-8") as handle:
-            json.dump({"model": {"char_distinct_tokens": False}}, handle)
+            json.dump({"model": {"compact_batches": False}}, handle)
         report["pipeline"] = {when: phase(f"pipeline_{when}", f"charword run, char path {when}", pipeline_phase,
                                           tempfile.mkdtemp(dir=work, prefix=f"run_{when}_"), config)
                               for when, config in (("before", old), ("after", None))}

@@ -148,11 +148,12 @@ class ModelConfig(_Section):
       char_filters: ``(width, filters)`` pairs of the char-CNN.
       char_lstm_units: units per direction of the char BiLSTM.
       highway_layers: highway layers after the char encoder (0 disables).
-      char_distinct_tokens: the char encoder runs once per distinct token of a batch,
-        on chars trimmed to the batch's longest token, and its vectors are gathered back
-        to the token slots (padding slots share one row); the outputs equal running it
-        on every ``[max_tokens, max_chars]`` slot (``False``, kept for the speed
-        benchmark's side-by-side comparison).
+      compact_batches: skip the work that padding and repeats cost: the char encoder
+        runs once per distinct token of a batch, on chars cut to the batch's longest
+        token, its vectors gathered back to the token slots (padding slots share one
+        row), and the sentence encoder stops at the batch's longest text. The outputs
+        equal computing every ``[max_tokens, max_chars]`` slot (``False``, kept for the
+        speed benchmark's side-by-side comparison).
       char_output_dim: size of the per-token char vector after projection.
       merge: how word and char vectors of a token are merged.
       token_dim: merged token vector size for ``concat_project`` and ``sum``.
@@ -201,7 +202,7 @@ class ModelConfig(_Section):
     char_filters: Tuple[Tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 64), (5, 64))
     char_lstm_units: int = 64
     highway_layers: int = 2
-    char_distinct_tokens: bool = True
+    compact_batches: bool = True
     char_output_dim: int = 64
     merge: str = "concat_project"
     token_dim: int = 128
@@ -235,8 +236,8 @@ class ModelConfig(_Section):
         _one_of("model", "sentence_encoder", self.sentence_encoder, SENTENCE_ENCODERS)
         _positive("model", self, "word_dim", "char_dim", "char_lstm_units", "char_output_dim", "token_dim",
                   "sentence_units")
-        _require(isinstance(self.char_distinct_tokens, bool), "model.char_distinct_tokens", "must be true or false",
-                 self.char_distinct_tokens)
+        _require(isinstance(self.compact_batches, bool), "model.compact_batches", "must be true or false",
+                 self.compact_batches)
         _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
                  "must be an integer >= 0", self.highway_layers)
         _require(len(self.char_filters) > 0, "model.char_filters", "must list at least one (width, filters) pair",

@@ -205,8 +205,8 @@ def test_speed_report_smoke(tmp_path):
         before, after = found["transform"]["before"], found["transform"]["after"]
         assert before["tokens_per_s"] > 0 and after["tokens_per_s"] > 0 and after["tenth_wall_s"] > 0
         assert before["serialized_bytes_per_example"] == after["serialized_bytes_per_example"] > 0
-        assert set(found["trainer"]["examples_per_s"]) == {"word_only", "hybrid_before", "hybrid_after",
-                                                           "word_only_default", "hybrid_default"}
+        assert set(found["trainer"]["examples_per_s"]) == {"word_only_before", "word_only_after", "hybrid_before",
+                                                           "hybrid_after", "word_only_default", "hybrid_default"}
         assert all(rate > 0 for rate in found["trainer"]["examples_per_s"].values())
         for arm in ("hybrid_before", "hybrid_after"):
             assert found["serving"][arm]["batch_32"]["errors"] == 0

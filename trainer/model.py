@@ -7,7 +7,8 @@
 
 The char encoder sees each distinct token of a batch once (``DistinctTokens``: the
 distinct char-id rows, cut to the longest token) and ``GatherTokens`` gives every token
-slot its row's vector; the outputs are those of encoding every slot.
+slot its row's vector; the sentence encoder stops at the batch's longest text. The
+outputs are those of computing every slot (``model.compact_batches``).
 
 ``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
 always comes from the word ids (id 0 = padding). With ``model.word_vectors`` the word
@@ -50,9 +51,9 @@ def build_char_encoder(model_cfg: ModelConfig, char_ids):
     """The char branch on the symbolic ``char_ids`` [B, T, C]: byte embedding
     (``char_embedding``), then the configured ``char_cnn`` or ``char_bilstm`` encoder over
     each token's chars (padding chars masked), once per distinct token of the batch
-    unless ``model.char_distinct_tokens`` is off. Returns char vectors
+    unless ``model.compact_batches`` is off. Returns char vectors
     [B, T, char_output_dim]."""
-    rows, index = (layers.DistinctTokens(name="distinct_tokens")(char_ids) if model_cfg.char_distinct_tokens
+    rows, index = (layers.DistinctTokens(name="distinct_tokens")(char_ids) if model_cfg.compact_batches
                    else (char_ids, None))
     char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
                                           name="char_embedding")(rows)
@@ -99,8 +100,8 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     token_encoder = keras.Model(inputs, tokens, name="token_encoder")
 
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
-    x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units, name="sentence_encoder")(
-        x, mask=mask)
+    x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
+                               trim_padding=model_cfg.compact_batches, name="sentence_encoder")(x, mask=mask)
     sentence_path = fusion.build_sentence_path(model_cfg)
     x = fusion.fuse(model_cfg, x, sentence_path)
     x = keras.layers.Dropout(model_cfg.dropout, name="head_dropout")(x)
