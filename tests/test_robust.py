@@ -16,8 +16,8 @@ BUCKETS = CharwordConfig().preprocessing.num_oov_buckets
 
 def _config(**sections):
     return CharwordConfig().replace(
-        model=dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8, sentence_units=4,
-                   char_filters=((1, 4), (3, 4)), dropout=0.0, **sections.pop("model", {})),
+        model={**dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8, sentence_units=4,
+                      char_filters=((1, 4), (3, 4)), dropout=0.0), **sections.pop("model", {})},
         training=dict(learning_rate=0.01), **sections)
 
 
@@ -141,6 +141,25 @@ def test_aux_loss_decreases_in_a_short_run(target):
     clean = tf.data.Dataset.from_tensor_slices(
         ({k: batches[0][0][k] for k in contract.MODEL_INPUTS}, batches[0][1])).batch(8)
     assert robust.AUX_LOSS not in trainer.evaluate(clean, return_dict=True, verbose=0)
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm"])
+@pytest.mark.parametrize("target", ["token", "word"])
+def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encoder, target):
+    # Small shards of a multi-worker run meet such batches: the aux loss then encodes
+    # zero tokens, which must neither fail nor add loss.
+    cfg = _config(model=dict(char_encoder=char_encoder, char_filters=((1, 6), (3, 5))),
+                  noise=dict(rate=0.5, aux_weight=1.0, aux_target=target, consistency_weight=1.0))
+    models, trainer = _trainer(cfg)
+    (features, labels), = _noised_batches(np.random.default_rng(4), 1)
+    features = dict(features, **{contract.WORD_IDS: features[contract.CLEAN_WORD_IDS],
+                                 contract.CHAR_IDS: features[contract.CLEAN_CHAR_IDS],
+                                 contract.NOISED: np.zeros_like(features[contract.NOISED])})
+    dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(2)
+    history = trainer.fit(dataset, epochs=1, verbose=0).history
+    assert history[robust.AUX_LOSS] == [0.0]
+    assert history[robust.CONSISTENCY_LOSS] == [0.0]
+    assert np.isfinite(history["loss"][0])
 
 
 @pytest.mark.parametrize("sections, reason", [

@@ -33,6 +33,14 @@ def masked_max(values: tf.Tensor, mask: tf.Tensor, axis: int) -> tf.Tensor:
     return pooled * any_valid
 
 
+def _conv_rows(conv: keras.layers.Conv1D, rows: tf.Tensor) -> tf.Tensor:
+    """``conv`` over ``rows`` [N, L, E] -> [N, L, filters], for any N including 0 (on an
+    empty batch TensorFlow's CPU convolution returns E channels instead of ``filters``,
+    so a zero row goes along and is dropped again)."""
+    padded = tf.concat([rows, tf.zeros(tf.concat([[1], tf.shape(rows)[1:]], 0), rows.dtype)], axis=0)
+    return conv(padded)[:-1]
+
+
 class Highway(keras.layers.Layer):
     """Highway layers (Srivastava et al. 2015) as in ELMo's character encoder.
 
@@ -152,7 +160,7 @@ class CharCNNEncoder(_TokenCharEncoder):
 
     def encode(self, chars, mask):
         chars = chars * tf.expand_dims(tf.cast(mask, chars.dtype), -1)
-        return tf.concat([masked_max(conv(chars), mask, axis=1) for conv in self.convs], axis=-1)
+        return tf.concat([masked_max(_conv_rows(conv, chars), mask, axis=1) for conv in self.convs], axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters}
@@ -270,7 +278,7 @@ class SentenceEncoder(keras.layers.Layer):
         if self.kind == "bilstm":
             return self.encoder(tokens, mask=mask)
         tokens = tokens * tf.expand_dims(tf.cast(mask, tokens.dtype), -1)
-        return masked_max(self.encoder(tokens), mask, axis=1)
+        return masked_max(_conv_rows(self.encoder, tokens), mask, axis=1)
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "units": self.units, "trim_padding": self.trim_padding}
