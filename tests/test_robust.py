@@ -143,8 +143,7 @@ def test_aux_loss_decreases_in_a_short_run(target):
     assert robust.AUX_LOSS not in trainer.evaluate(clean, return_dict=True, verbose=0)
 
 
-@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm"])
-@pytest.mark.parametrize("target", ["token", "word"])
+@pytest.mark.parametrize("char_encoder, target", [("cnn", "token"), ("bilstm", "word")])
 def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encoder, target):
     # Small shards of a multi-worker run meet such batches: the aux loss then encodes
     # zero tokens, which must neither fail nor add loss.
