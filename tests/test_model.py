@@ -103,22 +103,22 @@ def _char_batch(rng, batch=4, tokens=7, chars=9):
 def test_compact_batches_equal_computing_every_slot_in_outputs_and_gradients(char_encoder, sentence_encoder):
     cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder, dropout=0.0)
     models = {}
-    for distinct in (True, False):
+    for compact in (True, False):
         tf.keras.utils.set_random_seed(1)
-        models[distinct] = build_models(cfg.replace(model=dict(compact_batches=distinct)).model,
-                                        cfg.preprocessing, word_vocab_size=5, num_classes=2)
+        models[compact] = build_models(cfg.replace(model=dict(compact_batches=compact)).model,
+                                       cfg.preprocessing, word_vocab_size=5, num_classes=2)
     for layer in models[True].classifier.layers:
         if layer.weights:
             models[False].classifier.get_layer(layer.name).set_weights(layer.get_weights())
     inputs, labels = _char_batch(np.random.default_rng(2))
     gradients, tokens = {}, {}
-    for distinct, built in models.items():
+    for compact, built in models.items():
         with tf.GradientTape() as tape:
             probabilities = built.classifier(inputs, training=True)
             loss = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
         weights = sorted(built.classifier.trainable_weights, key=lambda weight: weight.name)
-        gradients[distinct] = tape.gradient(loss, weights)
-        tokens[distinct] = built.token_encoder(inputs).numpy()
+        gradients[compact] = tape.gradient(loss, weights)
+        tokens[compact] = built.token_encoder(inputs).numpy()
     np.testing.assert_allclose(tokens[True], tokens[False], atol=1e-5)
     assert len(gradients[True]) == len(gradients[False])
     for got, want in zip(gradients[True], gradients[False]):
