@@ -33,6 +33,14 @@ def masked_max(values: tf.Tensor, mask: tf.Tensor, axis: int) -> tf.Tensor:
     return pooled * any_valid
 
 
+def used_width(mask: tf.Tensor) -> tf.Tensor:
+    """Scalar int32: positions of the last axis of ``mask`` [..., L] (bool) up to its last
+    True anywhere in the tensor, at least 1; slicing there drops only padding."""
+    positions = tf.range(1, tf.shape(mask)[-1] + 1, dtype=tf.int32)
+    last = tf.where(mask, positions, tf.zeros_like(positions))
+    return tf.maximum(tf.reduce_max(tf.concat([tf.reshape(last, [-1]), [0]], 0)), 1)
+
+
 def _conv_rows(conv: keras.layers.Conv1D, rows: tf.Tensor) -> tf.Tensor:
     """``conv`` over ``rows`` [N, L, E] -> [N, L, filters], for any N including 0 (on an
     empty batch TensorFlow's CPU convolution returns E channels instead of ``filters``,
@@ -90,9 +98,7 @@ class DistinctTokens(keras.layers.Layer):
     def call(self, char_ids):
         shape = tf.shape(char_ids)
         flat = tf.reshape(char_ids, [-1, shape[2]])
-        positions = tf.range(1, shape[2] + 1, dtype=tf.int32)
-        last = tf.where(tf.not_equal(flat, contract.CHAR_PAD_ID), positions, tf.zeros_like(positions))
-        width = tf.maximum(tf.reduce_max(tf.concat([tf.reshape(last, [-1]), [0]], 0)), 1)
+        width = used_width(tf.not_equal(flat, contract.CHAR_PAD_ID))
         rows, index = tf.raw_ops.UniqueV2(x=flat[:, :width], axis=tf.constant([0], tf.int64), out_idx=tf.int32)
         return rows[tf.newaxis], tf.reshape(index, shape[:2])
 
@@ -271,9 +277,7 @@ class SentenceEncoder(keras.layers.Layer):
 
     def call(self, tokens, mask):
         if self.trim_padding:
-            positions = tf.range(1, tf.shape(mask)[1] + 1)
-            last = tf.reduce_max(tf.concat([tf.reshape(tf.where(mask, positions, 0), [-1]), [0]], 0))
-            width = tf.maximum(last, 1)
+            width = used_width(mask)
             tokens, mask = tokens[:, :width], mask[:, :width]
         if self.kind == "bilstm":
             return self.encoder(tokens, mask=mask)
