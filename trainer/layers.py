@@ -44,9 +44,9 @@ def used_width(mask: tf.Tensor) -> tf.Tensor:
 def _conv_rows(conv: keras.layers.Conv1D, rows: tf.Tensor) -> tf.Tensor:
     """``conv`` over ``rows`` [N, L, E] -> [N, L, filters], for any N including 0 (on an
     empty batch TensorFlow's CPU convolution returns E channels instead of ``filters``,
-    so a zero row goes along and is dropped again)."""
-    padded = tf.concat([rows, tf.zeros(tf.concat([[1], tf.shape(rows)[1:]], 0), rows.dtype)], axis=0)
-    return conv(padded)[:-1]
+    so an empty batch gets its empty result directly)."""
+    shape = tf.shape(rows)
+    return tf.cond(shape[0] > 0, lambda: conv(rows), lambda: tf.zeros([0, shape[1], conv.filters], rows.dtype))
 
 
 class Highway(keras.layers.Layer):
