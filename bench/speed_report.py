@@ -12,8 +12,9 @@ For each, every phase in its own process (:mod:`bench.phases`):
   marginal rate without start-up costs) with one in-memory Beam worker,
   the way the standalone harness moved data before (one Python dict per example,
   ``ExampleProtoCoder``) and now (Arrow record batches and tfx_bsl's C++ encoder, as
-  TFX's Transform component does): tokens/s, bytes of transformed output per example,
-  peak memory. The transform graph is the same in both.
+  TFX's Transform component does, reading the rows from files as ExampleGen writes
+  them): tokens/s, bytes of transformed output per example, peak memory. The transform
+  graph is the same in both; it is also timed alone, without Beam, on the same texts.
 * Trainer (the real ``run_fn``, default model configuration) for ``word_only`` and the
   ``hybrid``, each computing every token slot (``model.compact_batches: false``, the
   old path) and as they are now, all without training noise (what the char branch
@@ -47,6 +48,7 @@ import charword  # noqa: E402,F401  pylint: disable=wrong-import-position  (Kera
 from bench import inputs  # noqa: E402  pylint: disable=wrong-import-position
 from bench.phases import PhaseRunner, progress  # noqa: E402  pylint: disable=wrong-import-position
 from bench.settings import BenchSettings  # noqa: E402  pylint: disable=wrong-import-position
+from charword import contract  # noqa: E402  pylint: disable=wrong-import-position
 from charword.config import CharwordConfig, load_config  # noqa: E402  pylint: disable=wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,6 +87,26 @@ def transform_phase(rows, eval_rows, cfg: CharwordConfig, out_dir: str, encoding
                           ("--direct_running_mode=in_memory", "--direct_num_workers=1"), encoding=encoding)
     wall = time.perf_counter() - started
     return {"wall_s": wall, "data": list(data), **_written_bytes(data.train_pattern)}
+
+
+def graph_phase(graph_dir: str, rows, batch_size: int = 1000) -> dict:
+    """The transform graph alone, without Beam: the sample's texts in batches of
+    ``batch_size`` through the graph's ``TransformFeaturesLayer`` (what serving runs),
+    timed after one warm-up batch."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
+
+    from trainer.data import raw_text_input  # pylint: disable=import-outside-toplevel
+    output = tft.TFTransformOutput(graph_dir)
+    layer = output.transform_features_layer()
+    spec = output.raw_feature_spec()[contract.RAW_TEXT]
+    apply = tf.function(lambda text: layer({contract.RAW_TEXT: raw_text_input(text, spec)}))
+    texts = [text for text, _ in rows]
+    apply(tf.constant(texts[:batch_size]))
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch_size):
+        apply(tf.constant(texts[start:start + batch_size]))
+    return {"wall_s": time.perf_counter() - started}
 
 
 def _written_bytes(pattern: str) -> dict:
@@ -148,6 +170,8 @@ def _measure_set(name: str, rows, validation, cfg: CharwordConfig, args, phase: 
         value["tenth_wall_s"] = runs["tenth"]["wall_s"]
         transform[when] = value
     data = transform["after"]["data"]
+    graph = phase(f"{name}_transform_graph", f"{name}: transform graph alone", graph_phase, data[0], sample)
+    transform["graph_tokens_per_s"] = tokens / graph["wall_s"]
     train_cfg = cfg.replace(training={"epochs": args.epochs, "train_steps": args.epochs * args.steps_per_epoch})
     runs: Dict[str, List[dict]] = {arm: [] for arm in ARMS}
     for round_index in range(args.rounds):
@@ -190,14 +214,15 @@ def _markdown(report: dict) -> str:
              f"{report['meta']['wall_s'] / 60:.1f} min, {report['meta']['cpus']} CPU cores, "
              f"load {report['meta']['load_start']} -> {report['meta']['load_end']}.", "",
              "| data | tokens/text | Transform tokens/s before / after (1 worker) | speed-up | marginal tokens/s "
-             "before / after (start-up left out) | speed-up | bytes/example (serialized, gzip) | peak RSS MB "
-             "before / after |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "before / after (start-up left out) | speed-up | graph alone, no Beam | bytes/example (serialized, gzip) "
+             "| peak RSS MB before / after |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, found in report["sets"].items():
         before, after = found["transform"]["before"], found["transform"]["after"]
         lines.append(f"| {name} | {found['tokens_per_row']:.1f} | {before['tokens_per_s']:,.0f} / "
                      f"{after['tokens_per_s']:,.0f} | {after['tokens_per_s'] / before['tokens_per_s']:.2f}x | "
                      f"{before['marginal_tokens_per_s']:,.0f} / {after['marginal_tokens_per_s']:,.0f} | "
                      f"{after['marginal_tokens_per_s'] / before['marginal_tokens_per_s']:.2f}x | "
+                     f"{found['transform']['graph_tokens_per_s']:,.0f} | "
                      f"{after['serialized_bytes_per_example']:,.0f}, {after['gzip_bytes_per_example']:,.0f} | "
                      f"{before['cost']['peak_rss_mb']:,.0f} / {after['cost']['peak_rss_mb']:,.0f} |")
     lines += ["", "| data | Trainer examples/s before: word_only / hybrid | after: word_only / hybrid | step time "
@@ -264,7 +289,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     progress(f"Data: {len(sets['short'])} texts, and {len(sets['long'])} texts of {args.long_sentences} sentences")
     sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags
     import tensorflow  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (once, before forking)
-    phases = 2 * (4 + len(ARMS) * args.rounds + 2) + (0 if args.no_pipeline else 2)
+    phases = 2 * (5 + len(ARMS) * args.rounds + 2) + (0 if args.no_pipeline else 2)
     phase = PhaseRunner(phases, os.path.join(out_dir, "logs"), 0.2)
     report = {"sets": {name: _measure_set(name, rows, validation[name], cfg, args, phase, work)
                        for name, rows in sets.items()}}
