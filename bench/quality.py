@@ -76,7 +76,9 @@ def train_phase(data, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
     if finished:
         progress(f"  {label}: reusing the finished run in {work_dir}")
         return finished
-    progress(f"  {label}: run_fn, {cfg.training.train_steps} steps of {cfg.training.batch_size}")
+    progress(f"  {label}: run_fn, batches of {cfg.training.batch_size}, "
+             + (f"{cfg.training.train_steps} steps" if cfg.training.train_steps
+                else f"up to {cfg.training.max_epochs} passes"))
     result = run_trainer(data, cfg, work_dir, label)
     return _keep(work_dir, result)
 

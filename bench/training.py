@@ -54,13 +54,15 @@ def echo_epochs(label: Optional[str]) -> Iterator[None]:
 
 
 def run_trainer(data: TransformedData, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
-    """Runs ``trainer.task.run_fn`` for ``cfg.training.train_steps`` steps; exports a SavedModel."""
+    """Runs ``trainer.task.run_fn`` (its budget as ``cfg.training`` sets it); exports a SavedModel."""
     fn_args = make_fn_args(data, cfg, work_dir)
     with echo_epochs(label):
         started = time.perf_counter()
         result = task.run_fn(fn_args)
         wall = time.perf_counter() - started
-    return {"model_dir": result.serving_model_dir, "wall_s": wall, "epoch_rates": list(result.examples_per_s)}
+    return {"model_dir": result.serving_model_dir, "wall_s": wall, "epoch_rates": list(result.examples_per_s),
+            "history": dict(result.history), "steps": result.steps, "passes": result.passes,
+            "stop_reason": result.stop_reason}
 
 
 def materialise(fn_args, files: List[str], batch_size: int, batches: int, seed: int) -> tf.data.Dataset:

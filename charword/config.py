@@ -123,7 +123,7 @@ class PreprocessingConfig(_Section):
 
 
 VARIANTS = ("hybrid", "word_only", "char_only")
-CHAR_ENCODERS = ("cnn", "bilstm")
+CHAR_ENCODERS = ("cnn", "bilstm", "ngrams")
 MERGE_MODES = ("concat_project", "concat", "sum")
 SENTENCE_ENCODERS = ("bilstm", "cnn")
 OOV_ROUTINGS = ("none", "zero", "gate")
@@ -144,9 +144,13 @@ class ModelConfig(_Section):
       variant: ``hybrid`` (word and char branches), ``word_only`` or ``char_only``.
       word_dim: word embedding size.
       char_dim: character (byte) embedding size.
-      char_encoder: ``cnn`` (Kim et al. 2016 / ELMo char-CNN) or ``bilstm``.
+      char_encoder: ``cnn`` (Kim et al. 2016 / ELMo char-CNN), ``bilstm``, or ``ngrams``
+        (fastText's subwords: the mean of hashed byte n-gram embeddings).
       char_filters: ``(width, filters)`` pairs of the char-CNN.
       char_lstm_units: units per direction of the char BiLSTM.
+      char_ngrams: ``(min_n, max_n)``: the n-gram lengths of the ``ngrams`` encoder, in
+        bytes, begin- and end-of-word markers included.
+      char_ngram_buckets: hash buckets (embedding rows) of the ``ngrams`` encoder.
       highway_layers: highway layers after the char encoder (0 disables).
       compact_batches: skip the work that padding and repeats cost: the char encoder
         runs once per distinct token of a batch, on chars cut to the batch's longest
@@ -159,6 +163,10 @@ class ModelConfig(_Section):
       token_dim: merged token vector size for ``concat_project`` and ``sum``.
       sentence_encoder: ``bilstm`` or ``cnn`` (conv + masked max-pool) over tokens.
       sentence_units: units of the sentence encoder.
+      word_bigram_buckets: > 0: hash buckets of a bag of word bigrams (fastText's
+        ``wordNgrams 2``; pairs of in-vocabulary words) whose mean embedding
+        (``word_bigram_dim``) joins the sentence encoding before the head; 0: none.
+      word_bigram_dim: size of the word-bigram embedding.
       dropout: dropout rate on token vectors and before the head.
       oov_routing: what the word vector of an out-of-vocabulary id (an OOV bucket) does
         in the ``hybrid`` merge: ``none`` (kept), ``zero`` (replaced by zeros, so the
@@ -201,6 +209,8 @@ class ModelConfig(_Section):
     char_encoder: str = "cnn"
     char_filters: Tuple[Tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 64), (5, 64))
     char_lstm_units: int = 64
+    char_ngrams: Tuple[int, int] = (3, 6)
+    char_ngram_buckets: int = 100_000
     highway_layers: int = 2
     compact_batches: bool = True
     char_output_dim: int = 64
@@ -208,6 +218,8 @@ class ModelConfig(_Section):
     token_dim: int = 128
     sentence_encoder: str = "bilstm"
     sentence_units: int = 64
+    word_bigram_buckets: int = 0
+    word_bigram_dim: int = 64
     dropout: float = 0.2
     oov_routing: str = "zero"
     word_vectors: Optional[str] = None
@@ -235,7 +247,14 @@ class ModelConfig(_Section):
         _one_of("model", "merge", self.merge, MERGE_MODES)
         _one_of("model", "sentence_encoder", self.sentence_encoder, SENTENCE_ENCODERS)
         _positive("model", self, "word_dim", "char_dim", "char_lstm_units", "char_output_dim", "token_dim",
-                  "sentence_units")
+                  "sentence_units", "char_ngram_buckets", "word_bigram_dim")
+        _require(len(self.char_ngrams) == 2 and 1 <= self.char_ngrams[0] <= self.char_ngrams[1],
+                 "model.char_ngrams", "must be (min_n, max_n) with 1 <= min_n <= max_n", self.char_ngrams)
+        _require(isinstance(self.word_bigram_buckets, int) and self.word_bigram_buckets >= 0,
+                 "model.word_bigram_buckets", "must be an integer >= 0 (0: no word bigrams)", self.word_bigram_buckets)
+        _require(self.word_bigram_buckets == 0 or self.variant != "char_only", "model.word_bigram_buckets",
+                 "needs a word vocabulary (variant hybrid or word_only), the variant is char_only",
+                 self.word_bigram_buckets)
         _require(isinstance(self.compact_batches, bool), "model.compact_batches", "must be true or false",
                  self.compact_batches)
         _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
@@ -273,32 +292,50 @@ def _validate_sentence_path(model: "ModelConfig") -> None:
 class TrainingConfig(_Section):
     """Training loop settings.
 
-    ``batch_size`` is per replica: the global batch is ``batch_size`` times the number
-    of replicas of the ``MirroredStrategy``. ``train_steps`` and ``eval_steps`` are the
-    defaults given to the TFX Trainer; they are split into ``epochs`` so that early
-    stopping can watch the eval loss. The default 1,200 steps of 32 is what the demo
-    data needs for the char branch to learn misspellings (600 left the OOV slice at 74%;
-    README, "What the hybrid model buys").
+    The budget is sized to the data: training makes up to ``max_epochs`` passes over the
+    train split and checks the loss on the eval split after each pass; it stops when that
+    loss has not improved for ``early_stopping_patience`` checks and keeps the weights of
+    the best check. ``train_steps`` replaces the passes by a fixed number of steps (still
+    checked once per pass, or once at the end when shorter than a pass).
 
-    ``projector_words`` > 0: after export, the Trainer writes TensorBoard projector files
-    of the token vectors (word branch, char branch, merged; the ``projector_words`` most
-    frequent vocabulary words) and ``map.png`` (see embeddings/) into the model run
-    directory, next to the TensorBoard logs; 0 writes none.
+    ``batch_size`` is per replica: the global batch is ``batch_size`` times the number
+    of replicas of the ``MirroredStrategy``.
+
+    Attributes:
+      max_epochs: passes over the train split, at most.
+      train_steps: a fixed step budget instead of passes (what TFX's ``TrainArgs.num_steps``
+        carries); ``None``: up to ``max_epochs`` passes.
+      eval_steps: batches of the eval split each check reads; ``None``: the whole eval
+        split, up to ``max_eval_examples`` examples (the same examples at every check).
+      max_eval_examples: the eval examples a check reads at most when ``eval_steps`` is
+        ``None``.
+      early_stopping_patience: checks without a lower eval loss before training stops.
+      deterministic: TensorFlow op determinism: the same seed, data and configuration give
+        the same model (a few ops are slower).
+      projector_words: > 0: after export, the Trainer writes TensorBoard projector files
+        of the token vectors (word branch, char branch, merged; the ``projector_words``
+        most frequent vocabulary words) and ``map.png`` (see embeddings/) into the model
+        run directory, next to the TensorBoard logs; 0 writes none.
     """
 
     batch_size: int = 32
     learning_rate: float = 2e-3
-    train_steps: int = 1200
-    eval_steps: int = 20
-    epochs: int = 6
+    max_epochs: int = 10
+    train_steps: Optional[int] = None
+    eval_steps: Optional[int] = None
+    max_eval_examples: int = 10_000
     early_stopping_patience: int = 2
     seed: int = 42
+    deterministic: bool = True
     projector_words: int = 0
 
     def validate(self) -> None:
-        _positive("training", self, "batch_size", "train_steps", "eval_steps", "epochs", "early_stopping_patience")
+        _positive("training", self, "batch_size", "max_epochs", "max_eval_examples", "early_stopping_patience")
+        for name in ("train_steps", "eval_steps"):
+            value = getattr(self, name)
+            _require(value is None or (isinstance(value, int) and value > 0), f"training.{name}",
+                     "must be an integer > 0 or null", value)
         _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
-        _require(self.epochs <= self.train_steps, "training.epochs", "must be <= training.train_steps", self.epochs)
         _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",
                  "must be an integer >= 0", self.projector_words)
 

@@ -85,6 +85,9 @@ SAVED_MODEL_FILE = "saved_model.pb"
 # Written by the Trainer to its model run directory when it starts from pretrained word
 # vectors: their coverage of the vocabulary and of the training tokens (JSON).
 WORD_VECTORS_REPORT = "word_vectors.json"
+# Written by the Trainer to its model run directory: how long it trained and why it
+# stopped (trainer.training.TrainingResult as JSON).
+TRAINING_REPORT = "training.json"
 
 
 def model_features(features: Mapping[str, Any]) -> Dict[str, Any]:

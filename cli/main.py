@@ -33,7 +33,11 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-data", metavar="PATH",
                         help="held-out CSV/TSV file or directory (e.g. a dev set) that becomes the eval split, same "
                              "columns; without it the data is hash-split (data.eval_data)")
-    parser.add_argument("--train-steps", type=int, help="Trainer steps")
+    parser.add_argument("--max-epochs", type=int,
+                        help="passes over the training data at most; early stopping usually ends training sooner "
+                             "(training.max_epochs)")
+    parser.add_argument("--train-steps", type=int,
+                        help="a fixed number of training steps instead of passes over the data (training.train_steps)")
     parser.add_argument("--variant", choices=("hybrid", "word_only", "char_only"), help="model variant")
     parser.add_argument("--word-vectors", metavar="PATH",
                         help="pretrained word vectors (GloVe, word2vec or fastText text file, plain or .gz) that "
@@ -50,7 +54,7 @@ def config_from_args(args: argparse.Namespace) -> CharwordConfig:
     return load_config(args.config, {
         "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None},
         "data": {"text_column": args.text_column, "label_column": args.label_column, "eval_data": args.eval_data},
-        "training": {"train_steps": args.train_steps},
+        "training": {"train_steps": args.train_steps, "max_epochs": args.max_epochs},
         "model": {"variant": args.variant, "word_vectors": args.word_vectors,
                   "word_vectors_mode": args.word_vectors_mode},
     })

@@ -116,7 +116,7 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                             "--serving-dir")
     if schema_file:
         require_shared_location(schema_file, "the schema to validate the data against", "--schema")
-    train_args = json.dumps({"num_steps": cfg.training.train_steps})
+    train_args = json.dumps({"num_steps": cfg.training.train_steps} if cfg.training.train_steps else {})
     input_config, output_config = (json_format.MessageToJson(config, indent=None) if config is not None else "{}"
                                    for config in example_gen_configs(cfg))
     pipeline = create_pipeline(

@@ -71,7 +71,7 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         Kubernetes).
       beam_args: Beam pipeline arguments; default from ``cfg.pipeline``.
       train_args: Trainer ``TrainArgs`` (a runtime parameter on Kubeflow); default
-        ``cfg.training.train_steps`` steps.
+        ``cfg.training.train_steps`` steps, or passes over the data when that is unset.
       push_dir: where Pusher writes version folders (any filesystem TFX can write,
         e.g. ``gs://``); default :func:`pipeline.layout.push_dir`.
       vertex_training: run the Trainer as a Vertex AI training job with these

@@ -92,7 +92,7 @@ def trained_model(tmp_path_factory):
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32))),
-        training=dict(batch_size=16, train_steps=120, eval_steps=4, epochs=4, learning_rate=5e-3))
+        training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3))
     data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
                           str(work))
     fn_args = make_fn_args(data, cfg, str(work / "trainer"))

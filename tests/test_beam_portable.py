@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = dict(preprocessing=dict(max_tokens=24, max_chars=16),
                 model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32),
-                training=dict(train_steps=200, epochs=4, eval_steps=8),
+                training=dict(train_steps=200, eval_steps=8),
                 evaluation=dict(min_accuracy=0.65, max_accuracy_drop=0.05))
 
 

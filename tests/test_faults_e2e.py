@@ -43,7 +43,7 @@ def test_concurrent_run_is_refused_and_a_killed_trainer_is_recovered(tmp_path):
         pipeline=dict(output_dir=str(tmp_path / "outputs"), direct_running_mode="in_memory"),
         preprocessing=dict(max_tokens=24, max_chars=16),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32),
-        training=dict(train_steps=300, epochs=3, eval_steps=4),
+        training=dict(train_steps=300, eval_steps=4),
         evaluation=dict(min_accuracy=0.55))
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(cfg.to_dict()))

@@ -106,7 +106,7 @@ def test_chief_and_worker_train_in_sync_and_only_the_chief_exports(tmp_path):
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
         model=dict(word_dim=16, char_output_dim=16, token_dim=24, sentence_units=16,
                    char_filters=((1, 8), (2, 8), (3, 16))),
-        training=dict(batch_size=8, train_steps=24, eval_steps=2, epochs=3, learning_rate=5e-3))
+        training=dict(batch_size=8, train_steps=24, eval_steps=2, learning_rate=5e-3))
     data = transform_rows(rows_from_pairs(learnable_pairs(240, 1)), rows_from_pairs(learnable_pairs(48, 2)), cfg,
                           str(tmp_path / "transform"))
     work_dir = tmp_path / "trainer"

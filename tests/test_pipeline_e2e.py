@@ -73,7 +73,7 @@ def first_run(tmp_path_factory) -> Workspace:
         pipeline=dict(output_dir=str(root / "outputs"), direct_running_mode="in_memory"),
         preprocessing=dict(max_tokens=24, max_chars=16),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32),
-        training=dict(train_steps=200, epochs=4, eval_steps=8),
+        training=dict(train_steps=200, eval_steps=8),
         evaluation=dict(min_accuracy=0.65, max_accuracy_drop=0.05))
     # A BOM and Windows line endings, as spreadsheet exports write them.
     data = _write_rows(root / "reviews.csv", rows + AWKWARD_ROWS, encoding="utf-8-sig", line_end="\r\n")
@@ -125,7 +125,7 @@ def test_second_run_reuses_cache_and_compares_with_the_baseline(workspace):
 def test_a_clearly_worse_model_is_not_blessed_and_nothing_is_pushed(workspace):
     cfg = workspace.cfg
     before = _serving_snapshot(layout.push_dir(cfg.pipeline))
-    worse = cfg.replace(training=dict(train_steps=2, epochs=1, learning_rate=1e-7))
+    worse = cfg.replace(training=dict(train_steps=2, learning_rate=1e-7))
     summary = run_local(worse, workspace.data)
     assert summary.blessed is False and summary.pushed is False
     overall = [f for f in summary.validation_failures if "sparse_categorical_accuracy on overall" in f]

@@ -41,7 +41,7 @@ def accuracies(tmp_path_factory):
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=2),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32))),
-        training=dict(batch_size=16, train_steps=160, eval_steps=4, epochs=4, learning_rate=5e-3, seed=3))
+        training=dict(batch_size=16, train_steps=160, eval_steps=4, learning_rate=5e-3, seed=3))
     data = transform_rows(rows_from_pairs(learnable_pairs(480, 11, typo_rate=0.0)),
                           rows_from_pairs(learnable_pairs(64, 12, typo_rate=0.0)), base, str(work))
     held_out = _held_out_sentences()

@@ -155,7 +155,7 @@ def test_run_fn_exports_a_fused_model_with_embed_sentence(checkpoint_dir, tmp_pa
 
     cfg = _cfg(checkpoint_dir, sentence_placement=placement, sentence_tuning=tuning, sentence_max_pieces=12).replace(
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
-        training=dict(batch_size=16, train_steps=120, eval_steps=4, epochs=4, learning_rate=5e-3))
+        training=dict(batch_size=16, train_steps=120, eval_steps=4, learning_rate=5e-3))
     data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
                           str(tmp_path))
     result = task.run_fn(make_fn_args(data, cfg, str(tmp_path / "trainer")))

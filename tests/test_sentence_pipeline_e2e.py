@@ -34,7 +34,7 @@ def test_gated_sentence_path_blesses_pushes_and_serves(tmp_path):
         preprocessing=dict(max_tokens=24, max_chars=16),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32, sentence_path="gated",
                    sentence_checkpoint=checkpoint, sentence_max_pieces=16, sentence_fusion_dim=32),
-        training=dict(train_steps=200, epochs=4, eval_steps=8),
+        training=dict(train_steps=200, eval_steps=8),
         evaluation=dict(min_accuracy=0.65, max_accuracy_drop=0.05))
 
     summary = run_local(cfg, str(data))

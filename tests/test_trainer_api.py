@@ -1,6 +1,7 @@
 """The trainer's public training parts that run_fn and the benchmarks share: the epoch
 split, the compile step, the throughput callback, vocabulary sizes, the char encoder
 builder, and the TrainingResult run_fn returns."""
+import json
 import logging
 import os
 import time
@@ -16,24 +17,49 @@ from charword.config import CharwordConfig, TrainingConfig
 from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
-from trainer.training import EpochThroughput, compile_classifier, epoch_split
+from trainer.training import EpochThroughput, compile_classifier, plan_training, stop_reason
 
 
-@pytest.mark.parametrize("train_steps,epochs,expected", [
-    (600, 6, (6, 100)),   # even split
-    (605, 6, (6, 100)),   # the remainder is not run
-    (3, 6, (3, 1)),       # fewer steps than epochs: one step per epoch
-    (1, 6, (1, 1)),
-    (7, 1, (1, 7)),
+@pytest.mark.parametrize("examples,overrides,expected", [
+    (1000, {}, (32, 10)),                            # passes: ceil(1000 / 32) steps, max_epochs checks
+    (1000, {"max_epochs": 3}, (32, 3)),
+    (1000, {"train_steps": 100}, (25, 4)),           # a step budget: an even share of it per check, <= a pass
+    (1000, {"train_steps": 3}, (3, 1)),              # shorter than a pass: one check at the end
+    (64, {"train_steps": 7}, (2, 4)),                # an uneven share is rounded up: 8 steps
 ])
-def test_epoch_split(train_steps, epochs, expected):
-    assert epoch_split(train_steps, TrainingConfig(epochs=epochs)) == expected
+def test_plan_training_passes_or_a_step_budget(examples, overrides, expected):
+    plan = plan_training(examples, 500, 32, TrainingConfig(**overrides))
+    assert (plan.steps_per_epoch, plan.epochs) == expected
+    assert plan.max_steps == expected[0] * expected[1]
 
 
-@pytest.mark.parametrize("train_steps", [0, -5])
-def test_epoch_split_rejects_an_empty_budget(train_steps):
-    with pytest.raises(ValueError, match="train_steps must be >= 1"):
-        epoch_split(train_steps, TrainingConfig())
+@pytest.mark.parametrize("eval_examples,overrides,expected", [
+    (500, {}, 16),                                   # the whole eval split: ceil(500 / 32)
+    (50_000, {}, 313),                               # capped at max_eval_examples (10,000)
+    (50_000, {"max_eval_examples": 640}, 20),
+    (500, {"eval_steps": 4}, 4),
+])
+def test_plan_training_checks_the_eval_split_up_to_a_cap(eval_examples, overrides, expected):
+    assert plan_training(1000, eval_examples, 32, TrainingConfig(**overrides)).eval_steps == expected
+
+
+def test_plan_training_takes_the_trainer_args_over_the_config():
+    plan = plan_training(1000, 500, 32, TrainingConfig(train_steps=100, eval_steps=4), train_steps=10, eval_steps=2)
+    assert (plan.steps_per_epoch, plan.epochs, plan.eval_steps) == (10, 1, 2)
+
+
+@pytest.mark.parametrize("train_examples,eval_examples,split", [(0, 10, "train"), (10, 0, "eval")])
+def test_plan_training_refuses_an_empty_split(train_examples, eval_examples, split):
+    with pytest.raises(ValueError, match=f"the {split} split holds no examples"):
+        plan_training(train_examples, eval_examples, 32, TrainingConfig())
+
+
+def test_stop_reason_says_why_and_which_weights():
+    plan = plan_training(1000, 500, 32, TrainingConfig(max_epochs=6))
+    assert stop_reason(plan, 4, 1, False) == "early stopping: the eval loss stopped falling (weights of check 2 kept)"
+    assert stop_reason(plan, 6, 5, False) == "reached 6 passes (max_epochs) (last weights kept)"
+    steps = plan_training(1000, 500, 32, TrainingConfig(train_steps=64))
+    assert stop_reason(steps, 2, 0, True) == "reached the step budget (64 steps) (weights of check 1 kept)"
 
 
 def _small_cfg(**model):
@@ -119,11 +145,16 @@ def test_vocabulary_sizes_from_a_graph_dir_or_a_transform_output(trained_model):
 def test_run_fn_returns_its_training_result(trained_model):
     result, training = trained_model.result, trained_model.cfg.training
     assert (result.replicas, result.global_batch) == (2, 2 * training.batch_size)
-    assert result.steps_per_epoch == training.train_steps // training.epochs
+    assert result.train_examples == 480 and result.eval_examples_checked == 96  # every example of both splits
+    assert result.steps_per_epoch == 15  # one pass: ceil(480 / 32)
     assert result.serving_model_dir == trained_model.model_dir
     assert os.path.exists(os.path.join(result.serving_model_dir, "saved_model.pb"))
     epochs_run = len(result.history["loss"])
-    assert 1 <= epochs_run <= training.epochs
+    assert 1 <= epochs_run <= training.max_epochs
+    assert result.steps == 15 * epochs_run and result.passes == pytest.approx(epochs_run)
+    assert 1 <= result.best_check <= epochs_run
+    assert result.best_check == 1 + int(np.argmin(result.history["val_loss"]))
+    assert ("early stopping" in result.stop_reason) == (epochs_run < training.max_epochs)
     assert len(result.examples_per_s) == epochs_run and all(rate > 0 for rate in result.examples_per_s)
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(result.history)
     assert all(isinstance(value, float) for values in result.history.values() for value in values)
@@ -131,3 +162,6 @@ def test_run_fn_returns_its_training_result(trained_model):
     logged = [float(line.split(": ")[1].split()[0]) for line in trained_model.log_text.splitlines()
               if "training examples/s" in line]
     assert logged == pytest.approx(result.examples_per_s, abs=0.051)
+    with open(os.path.join(trained_model.fn_args.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
+        written = json.load(handle)
+    assert written["stop_reason"] == result.stop_reason and written["steps"] == result.steps

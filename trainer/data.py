@@ -34,13 +34,42 @@ def raw_text_input(text: tf.Tensor, spec) -> tf.Tensor:
     return tf.reshape(text, [-1, *spec.shape])
 
 
+def count_examples(file_pattern: List[str]) -> int:
+    """Examples in the (gzipped when named ``*.gz``) TFRecord files matching ``file_pattern``,
+    counted without parsing them."""
+    files = sorted(name for pattern in file_pattern for name in tf.io.gfile.glob(pattern))
+    count = 0
+    for compression in ("GZIP", ""):
+        group = [name for name in files if name.endswith(".gz") == (compression == "GZIP")]
+        if group:
+            records = tf.data.TFRecordDataset(group, compression_type=compression, num_parallel_reads=4)
+            count += int(records.reduce(tf.constant(0, tf.int64), lambda total, _: total + 1))
+    return count
+
+
 def make_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
                  tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Repeating dataset of ``({word_ids, char_ids}, label_id)`` batches of ``batch_size``
-    (plus the sentence path's feature when Transform wrote one: :func:`contract.model_features`)."""
-    dataset = data_accessor.tf_dataset_factory(
+    """Repeating, shuffled (seeded) dataset of ``({word_ids, char_ids}, label_id)`` batches
+    of ``batch_size`` (plus the sentence path's feature when Transform wrote one:
+    :func:`contract.model_features`)."""
+    return _model_batches(data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=contract.LABEL_ID, shuffle_seed=seed),
+        tf_transform_output.transformed_metadata.schema))
+
+
+def make_check_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
+                       tf_transform_output: tft.TFTransformOutput, batch_size: int, batches: int) -> tf.data.Dataset:
+    """The first ``batches`` batches of the files in order, repeated: read ``batches`` at a
+    time, every check of the eval loss sees the same examples."""
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=contract.LABEL_ID, shuffle=False,
+                                       num_epochs=1),
         tf_transform_output.transformed_metadata.schema)
+    return _model_batches(dataset.take(batches).repeat())
+
+
+def _model_batches(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.map(lambda x, y: (contract.model_features(x), y),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -192,6 +192,92 @@ class CharBiLSTMEncoder(_TokenCharEncoder):
         return {**super().get_config(), "units": self.units}
 
 
+_HASH_MODULUS = 2_147_483_647  # a prime (2^31 - 1): hashes stay in int64 through every multiply
+_HASH_MULTIPLIER = 1_000_003
+
+
+def _hash_step(hashes: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """One step of a polynomial hash over int64 tensors: ``(h * multiplier + v) mod prime``."""
+    return (hashes * _HASH_MULTIPLIER + values) % _HASH_MODULUS
+
+
+class CharNgramEncoder(keras.layers.Layer):
+    """Bag of hashed character n-grams per token (fastText's subwords, Bojanowski et
+    al. 2017): every run of ``min_n`` to ``max_n`` consecutive byte ids of a token
+    (begin- and end-of-word markers included, so ``<un`` and ``ly>`` mark prefixes and
+    suffixes) is hashed into one of ``buckets`` embedding rows; the token's vector is the
+    mean of its n-gram rows, then optional highway layers. Cheap (one embedding lookup,
+    no convolution), and a misspelling keeps most n-grams of its word.
+
+    Input: ``char_ids`` ``[B, T, C]`` int64 (0 = padding). Output: ``[B, T, output_dim]``
+    (zeros for padding tokens).
+    """
+
+    def __init__(self, min_n: int, max_n: int, buckets: int, output_dim: int, highway_layers: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.min_n, self.max_n, self.buckets = min_n, max_n, buckets
+        self.output_dim, self.highway_layers = output_dim, highway_layers
+        self.table = keras.layers.Embedding(buckets, output_dim, name="ngram_embedding")
+        self.highway = Highway(highway_layers, name="highway") if highway_layers else None
+
+    def ngram_ids(self, char_ids: tf.Tensor):
+        """``(ids [..., G], valid [..., G])``: the bucket of every n-gram window of each
+        token (G = (max_n - min_n + 1) * C windows, one per start position and length)
+        and whether the window lies inside the token."""
+        width = tf.shape(char_ids)[-1]
+        padded = tf.pad(char_ids, [[0, 0]] * (char_ids.shape.rank - 1) + [[0, self.max_n]])
+        ids, valid = [], []
+        hashes = tf.zeros_like(char_ids)
+        inside = tf.ones_like(char_ids, dtype=tf.bool)
+        for offset in range(self.max_n):
+            window = padded[..., offset:offset + width]
+            hashes = _hash_step(hashes, window)
+            inside = inside & tf.not_equal(window, contract.CHAR_PAD_ID)
+            length = offset + 1
+            if length >= self.min_n:
+                ids.append(_hash_step(hashes, tf.fill(tf.shape(hashes), tf.constant(length, tf.int64))) % self.buckets)
+                valid.append(inside)
+        return tf.concat(ids, axis=-1), tf.concat(valid, axis=-1)
+
+    def call(self, char_ids):
+        ids, valid = self.ngram_ids(char_ids)
+        weights = tf.cast(valid, self.compute_dtype)[..., tf.newaxis]
+        total = tf.reduce_sum(self.table(ids) * weights, axis=-2)
+        vectors = tf.math.divide_no_nan(total, tf.reduce_sum(weights, axis=-2))
+        return self.highway(vectors) if self.highway is not None else vectors
+
+    def get_config(self):
+        return {**super().get_config(), "min_n": self.min_n, "max_n": self.max_n, "buckets": self.buckets,
+                "output_dim": self.output_dim, "highway_layers": self.highway_layers}
+
+
+class WordBigramBag(keras.layers.Layer):
+    """Mean of hashed embeddings of a text's word bigrams (fastText's ``wordNgrams 2``):
+    each pair of neighbouring in-vocabulary words (ids 1..``vocab_size``; a pair with
+    padding or an OOV bucket has no bigram) is hashed into one of ``buckets`` rows.
+    Computed from the word ids in the model, so training noise changes the bigrams as it
+    changes the words.
+
+    Input: ``word_ids`` ``[B, T]`` int64. Output: ``[B, dim]`` (zeros without a bigram).
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.buckets, self.dim = vocab_size, buckets, dim
+        self.table = keras.layers.Embedding(buckets, dim, name="bigram_embedding")
+
+    def call(self, word_ids):
+        left, right = word_ids[:, :-1], word_ids[:, 1:]
+        known = (left >= 1) & (left <= self.vocab_size) & (right >= 1) & (right <= self.vocab_size)
+        ids = _hash_step(_hash_step(tf.zeros_like(left), left), right) % self.buckets
+        weights = tf.cast(known, self.compute_dtype)[..., tf.newaxis]
+        total = tf.reduce_sum(self.table(ids) * weights, axis=1)
+        return tf.math.divide_no_nan(total, tf.reduce_sum(weights, axis=1))
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets, "dim": self.dim}
+
+
 class TokenMerge(keras.layers.Layer):
     """Merges the word and char vectors of each token.
 

@@ -3,7 +3,7 @@
     word_ids [B, T] ─ Embedding ───────────────────────────────────────────────────────────────┐
                                                                                                 ├ TokenMerge ─
     char_ids [B, T, C] ─ DistinctTokens ─ Embedding ─ CharCNN | CharBiLSTM ─ GatherTokens ─────┘
-        ─ SentenceEncoder ─ Dense(softmax)
+        ─ SentenceEncoder ─ (+ WordBigramBag) ─ Dense(softmax)
 
 The char encoder sees each distinct token of a batch once (``DistinctTokens``: the
 distinct char-id rows, cut to the longest token) and ``GatherTokens`` gives every token
@@ -50,11 +50,16 @@ def model_inputs() -> dict:
 def build_char_encoder(model_cfg: ModelConfig, char_ids):
     """The char branch on the symbolic ``char_ids`` [B, T, C]: byte embedding
     (``char_embedding``), then the configured ``char_cnn`` or ``char_bilstm`` encoder over
-    each token's chars (padding chars masked), once per distinct token of the batch
-    unless ``model.compact_batches`` is off. Returns char vectors
-    [B, T, char_output_dim]."""
+    each token's chars (padding chars masked), or the ``char_ngrams`` bag of hashed byte
+    n-grams, once per distinct token of the batch unless ``model.compact_batches`` is
+    off. Returns char vectors [B, T, char_output_dim]."""
     rows, index = (layers.DistinctTokens(name="distinct_tokens")(char_ids) if model_cfg.compact_batches
                    else (char_ids, None))
+    if model_cfg.char_encoder == "ngrams":
+        min_n, max_n = model_cfg.char_ngrams
+        encoded = layers.CharNgramEncoder(min_n, max_n, model_cfg.char_ngram_buckets, model_cfg.char_output_dim,
+                                          model_cfg.highway_layers, name="char_ngrams")(rows)
+        return encoded if index is None else layers.GatherTokens(name="char_vectors")([encoded, index])
     char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
                                           name="char_embedding")(rows)
     if model_cfg.char_encoder == "cnn":
@@ -102,6 +107,10 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
                                trim_padding=model_cfg.compact_batches, name="sentence_encoder")(x, mask=mask)
+    if model_cfg.word_bigram_buckets:
+        bigrams = layers.WordBigramBag(word_vocab_size, model_cfg.word_bigram_buckets, model_cfg.word_bigram_dim,
+                                       name="word_bigrams")(word_ids)
+        x = keras.layers.Concatenate(name="with_word_bigrams")([x, bigrams])
     sentence_path = fusion.build_sentence_path(model_cfg)
     x = fusion.fuse(model_cfg, x, sentence_path)
     x = keras.layers.Dropout(model_cfg.dropout, name="head_dropout")(x)

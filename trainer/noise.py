@@ -185,13 +185,15 @@ def add_noise(dataset: tf.data.Dataset, table: NoiseTable, rate: float, lexicon_
 
 
 def trainer_datasets(fn_args: tfx.components.FnArgs, cfg: CharwordConfig, tf_transform_output: tft.TFTransformOutput,
-                     batch_size: int, keep_clean: bool) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
-    """``(train, eval)`` datasets of ``run_fn`` (:func:`trainer.data.make_dataset`): the
-    training batches with ``cfg.noise`` applied (unless ``noise.rate`` is 0), seeded by
-    ``training.seed``, ``keep_clean`` as in :func:`add_noise`; the eval batches clean."""
+                     batch_size: int, eval_batches: int, keep_clean: bool) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
+    """``(train, eval)`` datasets of ``run_fn``: the training batches
+    (:func:`trainer.data.make_dataset`) with ``cfg.noise`` applied (unless ``noise.rate``
+    is 0), seeded by ``training.seed``, ``keep_clean`` as in :func:`add_noise`; the first
+    ``eval_batches`` eval batches, clean, repeated (:func:`trainer.data.make_check_dataset`)."""
     seed = cfg.training.seed
     train = data.make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, batch_size, seed)
-    evaluation = data.make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, batch_size, seed)
+    evaluation = data.make_check_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, batch_size,
+                                         eval_batches)
     if cfg.noise.rate > 0:
         table = build_table(tf_transform_output, cfg.noise, cfg.preprocessing, seed)
         train = add_noise(train, table, cfg.noise.rate, cfg.noise.lexicon_share, seed, keep_clean)

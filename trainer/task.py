@@ -3,6 +3,7 @@ default strategy on a single device; MultiWorkerMirroredStrategy across the mach
 ``TF_CONFIG`` names, see :mod:`trainer.distribution`) and exports it with the signature
 contract of :mod:`trainer.export`."""
 import logging
+import time
 from typing import Optional
 
 import tensorflow as tf
@@ -14,7 +15,7 @@ from charword.config import CharwordConfig
 from embeddings import report as inspection
 from trainer import data, distribution, export, noise, pretrained, robust
 from trainer.model import build_models
-from trainer.training import EpochThroughput, TrainingResult, compile_classifier, epoch_split
+from trainer.training import EpochThroughput, TrainingResult, compile_classifier, plan_training, stop_reason
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +34,27 @@ def config_from_custom_config(custom_config: Optional[dict]) -> CharwordConfig:
 def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
     """Trains and exports the model; ``custom_config`` is :meth:`CharwordConfig.to_dict`.
 
-    Returns the run's :class:`TrainingResult` (the TFX Trainer ignores it)."""
+    Returns the run's :class:`TrainingResult` (the TFX Trainer ignores it); the chief also
+    writes it to ``<model_run_dir>/contract.TRAINING_REPORT`` for the run summary."""
     strategy = distribution.make_strategy()  # first: a multi-worker strategy must precede every TF op
     cfg = config_from_custom_config(fn_args.custom_config)
     training = cfg.training
-    tf.keras.utils.set_random_seed(training.seed)
+    keras.utils.set_random_seed(training.seed)
+    if training.deterministic:
+        tf.config.experimental.enable_op_determinism()
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     word_vocab_size, num_classes = data.vocabulary_sizes(tf_transform_output)
 
     replicas = strategy.num_replicas_in_sync
     global_batch = training.batch_size * replicas
-    logger.info("Training with %d replica(s): global batch %d (%d per replica), %d steps, vocabulary %d words, "
-                "%d classes", replicas, global_batch, training.batch_size, fn_args.train_steps, word_vocab_size,
-                num_classes)
+    plan = plan_training(data.count_examples(fn_args.train_files), data.count_examples(fn_args.eval_files),
+                         global_batch, training, fn_args.train_steps, fn_args.eval_steps)
+    logger.info("Training with %d replica(s): global batch %d (%d per replica); %d train and %d eval examples; "
+                "up to %d checks of %d steps, each check reading %d eval batches; vocabulary %d words, %d classes",
+                replicas, global_batch, training.batch_size, plan.train_examples, plan.eval_examples, plan.epochs,
+                plan.steps_per_epoch, plan.eval_steps, word_vocab_size, num_classes)
 
-    train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch,
+    train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch, plan.eval_steps,
                                                keep_clean=robust.needs_clean_features(cfg))
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
@@ -55,31 +62,46 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
         model = compile_classifier(robust.training_model(models, cfg), training)
 
-    epochs, steps_per_epoch = epoch_split(fn_args.train_steps, training)
     throughput = EpochThroughput(global_batch)
+    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,
+                                             restore_best_weights=True)
+    started = time.perf_counter()
     history = model.fit(
         train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+        epochs=plan.epochs,
+        steps_per_epoch=plan.steps_per_epoch,
         validation_data=eval_ds,
-        validation_steps=max(1, fn_args.eval_steps),
+        validation_steps=plan.eval_steps,
         callbacks=[
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,
-                                          restore_best_weights=True),
+            stopping,
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
         ],
         verbose=2)
-    with distribution.export_dir(fn_args.serving_model_dir) as export_dir:
-        export.export_saved_model(models, tf_transform_output, cfg.preprocessing, export_dir)
-        logger.info("Exported SavedModel to %s", export_dir)
-    if training.projector_words and distribution.is_chief():
-        inspection.write_report(fn_args.serving_model_dir, fn_args.model_run_dir,
-                                projector_words=training.projector_words)
-        logger.info("Wrote projector files and map.png of the token vectors to %s", fn_args.model_run_dir)
-    return TrainingResult(
+    wall_s = time.perf_counter() - started
+    epochs_run = len(history.epoch)
+    result = TrainingResult(
         examples_per_s=tuple(throughput.rates),
         history={name: [float(value) for value in values] for name, values in history.history.items()},
         serving_model_dir=fn_args.serving_model_dir, replicas=replicas, global_batch=global_batch,
-        steps_per_epoch=steps_per_epoch)
+        steps_per_epoch=plan.steps_per_epoch, steps=epochs_run * plan.steps_per_epoch,
+        passes=epochs_run * plan.steps_per_epoch * global_batch / plan.train_examples,
+        best_check=stopping.best_epoch + 1,
+        stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch,
+                                budget_is_steps=bool(fn_args.train_steps or training.train_steps)),
+        train_examples=plan.train_examples, eval_examples_checked=min(plan.eval_examples,
+                                                                      plan.eval_steps * global_batch),
+        wall_s=wall_s)
+    logger.info("Trained %d steps (%.2f passes over %d examples) in %.0f s: %s", result.steps, result.passes,
+                plan.train_examples, wall_s, result.stop_reason)
+    with distribution.export_dir(fn_args.serving_model_dir) as export_dir:
+        export.export_saved_model(models, tf_transform_output, cfg.preprocessing, export_dir)
+        logger.info("Exported SavedModel to %s", export_dir)
+    if distribution.is_chief():
+        result.write(fn_args.model_run_dir)
+        if training.projector_words:
+            inspection.write_report(fn_args.serving_model_dir, fn_args.model_run_dir,
+                                    projector_words=training.projector_words)
+            logger.info("Wrote projector files and map.png of the token vectors to %s", fn_args.model_run_dir)
+    return result

@@ -1,26 +1,78 @@
-"""The training loop's parts, shared by ``run_fn`` and the benchmarks: how a step budget
-splits into epochs, how the classifier is compiled, how epoch throughput is measured,
+"""The training loop's parts, shared by ``run_fn`` and the benchmarks: how long a run
+trains and how often it checks, how the classifier is compiled, how epoch throughput is measured,
 and what a training run returns."""
 import dataclasses
+import json
 import logging
+import math
+import os
 import time
-from typing import List, Mapping, Tuple
+from typing import List, Mapping, Optional, Tuple
 
+import tensorflow as tf
 import tf_keras as keras
 
+from charword import contract
 from charword.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
 
-def epoch_split(train_steps: int, training: TrainingConfig) -> Tuple[int, int]:
-    """``(epochs, steps_per_epoch)`` for a budget of ``train_steps`` steps: at most
-    ``training.epochs`` epochs (fewer when there are fewer steps than epochs), of
-    ``train_steps // epochs`` steps each (the remainder is not run)."""
-    if train_steps < 1:
-        raise ValueError(f"train_steps must be >= 1, got {train_steps}")
-    epochs = min(training.epochs, train_steps)
-    return epochs, train_steps // epochs
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """How many steps a run trains and how often it checks the eval loss.
+
+    Attributes:
+      steps_per_epoch: training steps between two checks of the eval loss (one pass over
+        the train split; with a step budget, an even share of it no longer than a pass,
+        rounded up, so a run trains at most ``epochs - 1`` steps past the budget).
+      epochs: checks at most (Keras epochs).
+      eval_steps: eval batches read at each check.
+      train_examples: examples in the train split.
+      eval_examples: examples in the eval split.
+    """
+
+    steps_per_epoch: int
+    epochs: int
+    eval_steps: int
+    train_examples: int
+    eval_examples: int
+
+    @property
+    def max_steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+
+def plan_training(train_examples: int, eval_examples: int, global_batch: int, training: TrainingConfig,
+                  train_steps: Optional[int] = None, eval_steps: Optional[int] = None) -> TrainingPlan:
+    """The plan for ``train_examples`` / ``eval_examples`` examples in batches of
+    ``global_batch``: up to ``training.max_epochs`` passes, or ``train_steps`` steps
+    when given (the TFX Trainer's ``TrainArgs.num_steps``, else ``training.train_steps``);
+    each check reads ``eval_steps`` batches (else ``training.eval_steps``, else the eval
+    split up to ``training.max_eval_examples``)."""
+    if train_examples < 1:
+        raise ValueError("the train split holds no examples: nothing to train on")
+    if eval_examples < 1:
+        raise ValueError("the eval split holds no examples: early stopping has nothing to check")
+    pass_steps = math.ceil(train_examples / global_batch)
+    budget = train_steps or training.train_steps
+    if budget:
+        epochs = math.ceil(budget / pass_steps)
+        steps_per_epoch = math.ceil(budget / epochs)
+    else:
+        steps_per_epoch, epochs = pass_steps, training.max_epochs
+    checked = eval_steps or training.eval_steps or math.ceil(
+        min(eval_examples, training.max_eval_examples) / global_batch)
+    return TrainingPlan(steps_per_epoch, epochs, checked, train_examples, eval_examples)
+
+
+def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_steps: bool) -> str:
+    """Why training ended, for logs and the run summary."""
+    kept = f"weights of check {best_epoch + 1} kept" if best_epoch + 1 < epochs_run else "last weights kept"
+    if epochs_run < plan.epochs:
+        return f"early stopping: the eval loss stopped falling ({kept})"
+    limit = f"the step budget ({plan.max_steps} steps)" if budget_is_steps else f"{plan.epochs} passes (max_epochs)"
+    return f"reached {limit} ({kept})"
 
 
 def compile_classifier(model: keras.Model, training: TrainingConfig) -> keras.Model:
@@ -56,7 +108,8 @@ class EpochThroughput(keras.callbacks.Callback):
 
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
-    """What ``run_fn`` returns (the TFX Trainer ignores it; benchmarks and tests read it).
+    """What ``run_fn`` returns (the TFX Trainer ignores it; benchmarks and tests read it)
+    and writes as ``contract.TRAINING_REPORT`` for the run summary.
 
     Attributes:
       examples_per_s: training examples per second of each epoch run (:class:`EpochThroughput`).
@@ -64,7 +117,14 @@ class TrainingResult:
       serving_model_dir: where the SavedModel was exported.
       replicas: replicas of the distribution strategy.
       global_batch: examples per step over all replicas.
-      steps_per_epoch: steps of each epoch (:func:`epoch_split`).
+      steps_per_epoch: steps between two checks of the eval loss (:class:`TrainingPlan`).
+      steps: steps trained.
+      passes: passes over the train split those steps made.
+      best_check: the check (1-based) whose weights the model keeps.
+      stop_reason: why training ended (:func:`stop_reason`).
+      train_examples: examples in the train split.
+      eval_examples_checked: eval examples each check read.
+      wall_s: seconds of ``fit``.
     """
 
     examples_per_s: Tuple[float, ...]
@@ -73,3 +133,16 @@ class TrainingResult:
     replicas: int
     global_batch: int
     steps_per_epoch: int
+    steps: int
+    passes: float
+    best_check: int
+    stop_reason: str
+    train_examples: int
+    eval_examples_checked: int
+    wall_s: float
+
+    def write(self, directory: str) -> None:
+        """Writes the result as JSON to ``<directory>/contract.TRAINING_REPORT``."""
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(os.path.join(directory, contract.TRAINING_REPORT), "w") as handle:
+            handle.write(json.dumps(dataclasses.asdict(self), indent=2))
