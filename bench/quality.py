@@ -1,168 +1,185 @@
-"""Quality and robustness phases: Transform, Trainer runs, and dev-set evaluation.
+"""Quality report: every arm and the fastText peer on the same clean and misspelled texts.
 
-Each function is one phase (run in its own process by :mod:`bench.phases`):
+  python -m bench quality --data ../shared/data/sst2 \\
+      --train-lexicon ../shared/data/misspellings/train_lexicon.tsv \\
+      --dev-lexicon ../shared/data/misspellings/dev_lexicon.tsv [--arms default,word_only,fasttext]
+      [--seeds 3] [--word-vectors FILE] [--config cfg.json] [--out DIR]
 
-* :func:`transform_phase` runs the project's ``preprocessing_fn`` on the training and
-  validation rows (:func:`harness.transform.transform_rows`);
-* :func:`train_phase` trains one variant/seed with the real ``run_fn`` and exports it;
-* :func:`evaluate_phase` loads every exported SavedModel and scores the dev texts
-  through the ``predict_text`` signature (raw text in, so serving preprocessing is
-  what is measured), clean, with typos and with real misspellings; OOV examples are
-  found with the transform graph's own ``has_oov`` feature. With a dev lexicon it also
-  asks, through the ``embed_tokens`` signature, whether the merged vector of each
-  misspelling has its correct word among the 5 nearest vocabulary words
-  (:func:`embeddings.report.misspelling_scores`).
+Every charword arm (:mod:`bench.arms`) goes through the project's own Transform and
+Trainer (``run_fn``, its training budget as configured) and is scored through the
+exported ``predict_text`` signature; the fastText arm (:mod:`bench.fasttext_arm`)
+trains on exactly the same rows. Each is scored on the dev set clean and with 5%, 10%
+and 20% of its tokens misspelled (real misspellings of the dev lexicon, never used to
+train or tune; synthetic typos without one), and on the selection set (held-out
+training rows sharing no text with the training rows, clean and misspelled from the
+training lexicon), which is where settings are chosen. Writes ``report.md``,
+``report.json`` and ``robustness.png`` under ``--out``; finished steps are kept under
+``--out``/work and reused by a later run with the same inputs.
 """
+import argparse
+import dataclasses
 import json
 import os
-import shutil
-from typing import Dict, List, Optional, Sequence, Tuple
+import shlex
+import sys
+import time
+from typing import Dict, List, Optional
 
-import tensorflow as tf
-import tensorflow_transform as tft
+from bench import arms as arm_registry
+from bench import data, fasttext_arm, perturb
+from bench.processes import PhaseRunner, progress
+from charword.config import CharwordConfig, ConfigError, load_config
 
-import charword
-from bench.phases import progress
-from bench.training import run_trainer
-from charword import contract
-from charword.config import CharwordConfig
-from harness.transform import TransformedData, rows_from_pairs, transform_rows
-from trainer.data import vocabulary_sizes
-
-BATCH = 256
+SPLIT_SEED = 13
+MISSPELLING_SEED = 7
 
 
-RESULT_FILE = "result.json"
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a quality run measures (everything else is the project's configuration)."""
+
+    arms: Dict[str, dict]
+    seeds: int = 3
+    rates: tuple = (0.05, 0.1, 0.2)
+    selection_rate: float = 0.1
+    train_lexicon: Optional[str] = None
+    dev_lexicon: Optional[str] = None
+    word_vectors: Optional[str] = None
+    train_limit: Optional[int] = None
 
 
-def _finished(out_dir: str) -> Optional[dict]:
-    """What a phase that finished in ``out_dir`` returned (its ``result.json``), or None."""
-    path = os.path.join(out_dir, RESULT_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench quality", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", required=True,
+                        help="directory with train + dev|validation|eval|test .tsv/.csv, or one file (split)")
+    parser.add_argument("--eval-data", help="explicit dev file (then --data is the training file)")
+    parser.add_argument("--text-column", help="text column (default: first of text, sentence, review, ...)")
+    parser.add_argument("--label-column", help="label column (default: first of label, sentiment, class, ...)")
+    parser.add_argument("--out", help="report directory (default: outputs/bench/quality/<data name>)")
+    parser.add_argument("--arms", default="default,word_only,fasttext",
+                        help=f"comma-separated arms: registered ({', '.join(arm_registry.ARMS)}) or NAME=JSON; "
+                             "JSON arms go in separate --arm flags")
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME=JSON", help="one more arm (repeatable)")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per arm (1..N)")
+    parser.add_argument("--train-lexicon", help="misspellings of the training noise and of the selection set")
+    parser.add_argument("--dev-lexicon", help="misspellings the dev set is scored with (never trained or tuned on)")
+    parser.add_argument("--word-vectors", help="pretrained word vectors of the arms that use them")
+    parser.add_argument("--config", help="JSON file of CharwordConfig sections under every arm")
+    parser.add_argument("--train-limit", type=int, help="use at most N training rows (seeded sample)")
+    return parser
 
 
-def _keep(out_dir: str, result: dict) -> dict:
-    with open(os.path.join(out_dir, RESULT_FILE), "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
-    return result
+def _arms(args: argparse.Namespace) -> Dict[str, dict]:
+    specs = [spec for spec in args.arms.split(",") if spec] + list(args.arm)
+    return dict(arm_registry.parse_arm(spec) for spec in specs)
 
 
-def transform_phase(train_rows: Sequence[tuple], validation_rows: Sequence[tuple], cfg: CharwordConfig,
-                    out_dir: str, beam_args: Sequence[str]) -> dict:
-    """Transform graph and transformed TFRecords of the training and validation rows
-    (those of an earlier run into ``out_dir`` when it finished)."""
-    finished = _finished(out_dir)
-    if finished:
-        progress(f"  Transform: reusing the finished run in {out_dir}")
-        return {**finished, "data": TransformedData(*finished["data"])}
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.makedirs(out_dir)
-    progress(f"  Transform: {len(train_rows)} training + {len(validation_rows)} validation rows, "
-             f"Beam args {' '.join(beam_args) or '(defaults)'}")
-    data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(validation_rows),
-                                   cfg, out_dir, beam_args)
-    words, classes = vocabulary_sizes(data.transform_graph_dir)
-    _keep(out_dir, {"data": list(data), "word_vocab_size": words, "num_classes": classes})
-    return {"data": data, "word_vocab_size": words, "num_classes": classes}
+def _charword_runs(phase: PhaseRunner, settings: Settings, splits: data.Splits, base: CharwordConfig,
+                   sets: Dict[str, List[str]], work: str) -> dict:
+    """Transform (once per distinct preprocessing), then train and score every
+    (arm, seed); ``{(arm, seed): {"train": ..., "predictions": ...}}``."""
+    from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    transforms, runs = {}, {}
+    for seed in range(1, settings.seeds + 1):
+        for name, overrides in settings.arms.items():
+            if name == arm_registry.FASTTEXT:
+                continue
+            cfg = arm_registry.arm_config(base, overrides, seed, settings.train_lexicon, settings.word_vectors)
+            key = json.dumps(cfg.transform_config(), sort_keys=True)
+            if key not in transforms:
+                transforms[key] = phase(f"transform{len(transforms)}", "Transform", charword_arm.transform_step,
+                                        splits.train, splits.validation, cfg,
+                                        os.path.join(work, f"transform{len(transforms)}"), ())["data"]
+            label = f"{name} seed {seed}"
+            trained = phase(f"train_{len(runs)}", f"Trainer {label}", charword_arm.train_step, transforms[key], cfg,
+                            os.path.join(work, "arms", name, f"seed{seed}"), label)
+            predictions = phase(f"score_{len(runs)}", f"Scoring {label}", charword_arm.score_step,
+                                trained["model_dir"], sets)
+            runs[(name, seed)] = {"train": trained, "predictions": predictions}
+    first_graph = next(iter(transforms.values()))[0] if transforms else None
+    return runs, first_graph
 
 
-def train_phase(data, cfg: CharwordConfig, work_dir: str, label: str) -> dict:
-    """One Trainer run (``run_fn``) of ``cfg.model.variant`` with ``cfg.training.seed``
-    (the result of an earlier run into ``work_dir`` when it finished)."""
-    finished = _finished(work_dir)
-    if finished:
-        progress(f"  {label}: reusing the finished run in {work_dir}")
-        return finished
-    progress(f"  {label}: run_fn, batches of {cfg.training.batch_size}, "
-             + (f"{cfg.training.train_steps} steps" if cfg.training.train_steps
-                else f"up to {cfg.training.max_epochs} passes"))
-    result = run_trainer(data, cfg, work_dir, label)
-    return _keep(work_dir, result)
+def _fasttext_step(splits: data.Splits, selection: dict, sets: Dict[str, List[str]], seeds: int,
+                   work: str) -> dict:
+    """The setting the selection set chooses, then per seed a model and its predictions."""
+    started = time.perf_counter()
+    setting, scores = fasttext_arm.select(splits.train, selection, os.path.join(work, "select"))
+    progress(f"  fastText: selected {setting} in {time.perf_counter() - started:.0f} s")
+    runs = {}
+    for seed in range(1, seeds + 1):
+        started = time.perf_counter()
+        model = fasttext_arm.train(splits.train, setting, seed, work)
+        wall = time.perf_counter() - started
+        runs[seed] = {"train": {"wall_s": wall, "train_examples": len(splits.train)},
+                      "predictions": {name: fasttext_arm.predict(model, texts) for name, texts in sets.items()}}
+    return {"setting": setting, "grid": scores, "runs": runs}
 
 
-def _transformed_counts(layer, texts: List[str]) -> Dict[str, list]:
-    counts = {contract.HAS_OOV: [], contract.OOV_COUNT: [], "kept_tokens": []}
-    for start in range(0, len(texts), BATCH):
-        out = layer({contract.RAW_TEXT: tf.constant(texts[start:start + BATCH])})
-        counts[contract.HAS_OOV].extend(out[contract.HAS_OOV].numpy().tolist())
-        counts[contract.OOV_COUNT].extend(out[contract.OOV_COUNT].numpy().tolist())
-        kept = out[contract.TOKEN_COUNT].numpy() - out[contract.DROPPED_TOKEN_COUNT].numpy()
-        counts["kept_tokens"].extend(kept.tolist())
-    return counts
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings(arms=_arms(args), seeds=args.seeds, train_lexicon=args.train_lexicon,
+                            dev_lexicon=args.dev_lexicon, word_vectors=args.word_vectors,
+                            train_limit=args.train_limit)
+        base = load_config(args.config)
+    except ConfigError as error:
+        raise SystemExit(f"bench quality: {error}") from None
+    name = os.path.splitext(os.path.basename(os.path.normpath(args.data)))[0]
+    out = args.out or os.path.join("outputs", "bench", "quality", name)
+    work = os.path.join(out, "work")
+    os.makedirs(work, exist_ok=True)
+    started, load_start = time.time(), os.getloadavg()
 
+    progress(f"Reading {args.data}")
+    splits = data.load_splits(args.data, args.eval_data, args.text_column, args.label_column, work, SPLIT_SEED,
+                              train_limit=settings.train_limit)
+    selection = perturb.selection_set(data.whole_texts(splits.validation), settings.selection_rate,
+                                      MISSPELLING_SEED, settings.train_lexicon)
+    dev_texts = [text for text, _ in splits.dev]
+    misspelled, misspelled_stats = perturb.misspelled_sets(dev_texts, settings.rates, MISSPELLING_SEED,
+                                                           settings.dev_lexicon)
+    sets = {"clean": dev_texts, **misspelled, "selection clean": selection["clean"],
+            "selection misspelled": selection["misspelled"]}
+    progress(f"  train {len(splits.train)} rows, held out {len(splits.validation)} (selection set "
+             f"{len(selection['clean'])} texts sharing no text with training), dev {len(splits.dev)}; "
+             + ", ".join(f"{n}: {s['substituted']} of {s['tokens']} tokens" for n, s in misspelled_stats.items()))
 
-def _predict(signature, texts: List[str]) -> List[str]:
-    labels: List[str] = []
-    for start in range(0, len(texts), BATCH):
-        out = signature(**{contract.TEXT_INPUT: tf.constant(texts[start:start + BATCH])})
-        labels.extend(label.decode("utf-8") for label in out[contract.LABEL].numpy())
-    return labels
+    sys.argv = sys.argv[:1]  # TFX/Beam parse sys.argv with absl flags; these flags are not theirs
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+    from bench import charword_arm, quality_report  # pylint: disable=import-outside-toplevel
+    phase = PhaseRunner(1 + 2 * settings.seeds * len(settings.arms), os.path.join(out, "logs"), poll_s=1.0)
+    runs, graph_dir = _charword_runs(phase, settings, splits, base, sets, work)
+    if arm_registry.FASTTEXT in settings.arms:
+        peer = phase("fasttext", "fastText (selection, then one model per seed)", _fasttext_step, splits, selection,
+                     sets, settings.seeds, os.path.join(work, "fasttext"))
+        runs.update({(arm_registry.FASTTEXT, seed): run for seed, run in peer["runs"].items()})
+    oov = phase("oov", "OOV slice", charword_arm.has_oov, graph_dir, dev_texts) if graph_dir else None
+    phase.close()
 
-def _accuracy(correct: List[bool]) -> float:
-    return sum(correct) / len(correct) if correct else float("nan")
-
-
-def _correct_bits(correct: List[bool]) -> str:
-    return "".join("1" if c else "0" for c in correct)
-
-
-def _nearest_hits(model_dir: str, lexicon: str) -> dict:
-    from embeddings import model as embedding_model  # pylint: disable=import-outside-toplevel
-    from embeddings import report  # pylint: disable=import-outside-toplevel
-    return report.misspelling_scores(embedding_model.load(model_dir), lexicon)
-
-
-def evaluate_phase(models: Dict[Tuple[str, int], str], graph_dir: str, dev_labels: List[str],
-                   texts_by_rate: Dict[float, List[str]], misspelled: Optional[Dict[str, List[str]]] = None,
-                   nearest_lexicon: Optional[str] = None, selection: Optional[dict] = None) -> dict:
-    """Dev accuracy of every model at every typo rate and on every ``misspelled`` set,
-    OOV-slice accuracy (clean), per-example correctness (``correct``: a 0/1 string per
-    set, for paired tests) and, with ``nearest_lexicon``, the nearest-word hits of its
-    misspellings. ``selection`` (``labels``, ``clean`` and ``misspelled`` texts of the
-    held-out slice of train) gives each model a ``selection`` accuracy on both, for
-    choosing settings without looking at the dev set.
-
-    Returns ``{"oov": {...}, "models": {(variant, seed): {...}}}``.
-    """
-    misspelled = misspelled or {}
-
-    layer = tft.TFTransformOutput(graph_dir).transform_features_layer()
-    counts = {rate: _transformed_counts(layer, texts) for rate, texts in texts_by_rate.items()}
-    has_oov = counts[0.0][contract.HAS_OOV]
-    oov = {
-        "examples": len(has_oov),
-        "examples_with_oov": int(sum(has_oov)),
-        "token_oov_rate": {rate: sum(c[contract.OOV_COUNT]) / max(1, sum(c["kept_tokens"]))
-                           for rate, c in counts.items()},
+    raw = {
+        "meta": {"command": "python -m bench quality " + " ".join(shlex.quote(a) for a in argv),
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                 "wall_s": time.time() - started, "cpus": os.cpu_count(), "tensorflow": tf.__version__,
+                 "load_start": " ".join(f"{x:.1f}" for x in load_start),
+                 "load_end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+                 "seeds": list(range(1, settings.seeds + 1)), "arms": settings.arms,
+                 "config": base.to_dict(), "fasttext": peer if arm_registry.FASTTEXT in settings.arms else None},
+        "data": {"name": name, "train_file": splits.train_file, "dev_file": splits.dev_file,
+                 "train_rows": len(splits.train), "held_out_rows": len(splits.validation),
+                 "selection_rows": len(selection["clean"]), "selection_source": selection["source"],
+                 "dev_rows": len(splits.dev), "labels": list(splits.labels),
+                 "misspelled": misspelled_stats, "dev_has_oov": oov},
+        "gold": {"dev": [str(label) for _, label in splits.dev], "selection": selection["labels"]},
+        "runs": runs,
     }
-    results = {}
-    for (variant, seed), model_dir in sorted(models.items()):
-        signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
-        entry = {"accuracy": {}, "misspelled": {}, "correct": {}}
-        for rate, texts in texts_by_rate.items():
-            correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
-            entry["accuracy"][rate] = _accuracy(correct)
-            if rate == 0.0:
-                entry["oov_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if o])
-                entry["in_vocab_accuracy"] = _accuracy([c for c, o in zip(correct, has_oov) if not o])
-                entry["correct"]["clean"] = _correct_bits(correct)
-        for name, texts in misspelled.items():
-            correct = [p == g for p, g in zip(_predict(signature, texts), dev_labels)]
-            entry["misspelled"][name] = _accuracy(correct)
-            entry["correct"][name] = _correct_bits(correct)
-        if selection:
-            entry["selection"] = {
-                kind: _accuracy([p == g for p, g in zip(_predict(signature, selection[kind]), selection["labels"])])
-                for kind in ("clean", "misspelled")}
-        if nearest_lexicon:
-            entry["nearest"] = _nearest_hits(model_dir, nearest_lexicon)
-        results[(variant, seed)] = entry
-        progress(f"  evaluated {variant} seed {seed}: "
-                 + ", ".join(f"p={rate:g} {acc:.3f}" for rate, acc in entry["accuracy"].items())
-                 + "".join(f", {name} {acc:.3f}" for name, acc in entry["misspelled"].items())
-                 + f", OOV slice {entry['oov_accuracy']:.3f}")
-    return {"oov": oov, "models": results}
+    report = quality_report.build(raw)
+    paths = quality_report.write(report, out)
+    progress(f"Done in {(time.time() - started) / 60:.1f} min")
+    for line in report["verdicts"]:
+        print(line)
+    print(f"\nReport: {paths['markdown']}\n        {paths['json']}\n        {paths['plot']}")
+    return 0

@@ -1,6 +1,6 @@
 """Latency and throughput of the model server (serving/) on this machine's CPU.
 
-  python -m bench.serving_latency --model-dir DIR [--requests 200] [--output PATH]
+  python -m bench serving --model-dir DIR [--requests 200] [--output PATH]
 
 Starts ``charword serve`` on 127.0.0.1 in a child process, then for 1- and 32-sentence
 requests and 1, 8 and 32 concurrent clients (asyncio + httpx, keep-alive connections)
@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import httpx
 import numpy as np
 
 from charword import contract
+from charword.net import free_port, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "charword"
@@ -50,12 +50,6 @@ def staged_model_dir(model_dir: str, work: str) -> str:
     return versioned
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(model_dir: str, port: int, log_path: str, inference_threads: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
                TF_CPP_MIN_LOG_LEVEL="2")
@@ -66,18 +60,12 @@ def start_server(model_dir: str, port: int, log_path: str, inference_threads: in
                                 stderr=subprocess.STDOUT)
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"the server was not ready within {timeout:.0f} s")
+def ready(url: str) -> bool:
+    """Whether the server at ``url`` answers ``/readyz`` with 200."""
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 async def run_config(url: str, batch: int, clients: int, requests: int, max_seconds: float) -> Dict:
@@ -121,8 +109,34 @@ def markdown(results: List[Dict]) -> str:
     return "\n".join(lines)
 
 
+def measure(model_dir: str, batches: List[int], client_counts: List[int], requests: int, max_seconds: float,
+            inference_threads: int = 4) -> List[Dict]:
+    """Starts ``charword serve`` on ``model_dir`` and measures every (batch, clients)
+    configuration after a warm-up; stops the server."""
+    with tempfile.TemporaryDirectory(prefix="charword-bench-") as work:
+        model_dir = staged_model_dir(os.path.abspath(model_dir), work)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(model_dir, port, os.path.join(work, "server.log"), inference_threads)
+        try:
+            wait_until(lambda: ready(url), 300, "the model server to be ready", server, interval=0.5)
+            for batch in batches:  # warm-up: the first calls of a batch shape are slower
+                for _ in range(3):
+                    httpx.post(f"{url}/v1/models/{NAME}:predict", json={"instances": sentences(batch, 0)},
+                               timeout=120).raise_for_status()
+            return [asyncio.run(run_config(url, batch, clients, requests, max_seconds))
+                    for batch in batches for clients in client_counts]
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench serving", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model-dir", required=True, help="SavedModel directory or directory of versions")
     parser.add_argument("--requests", type=int, default=200, help="requests per configuration")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per configuration")
@@ -132,29 +146,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default=os.path.join("outputs", "bench", "serving_latency.json"),
                         help="JSON file to write")
     args = parser.parse_args(argv)
-    batches = [int(b) for b in args.batches.split(",")]
-    client_counts = [int(c) for c in args.clients.split(",")]
-
-    with tempfile.TemporaryDirectory(prefix="charword-bench-") as work:
-        model_dir = staged_model_dir(os.path.abspath(args.model_dir), work)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = start_server(model_dir, port, os.path.join(work, "server.log"), args.inference_threads)
-        try:
-            wait_ready(url, server, timeout=300)
-            for batch in batches:  # warm-up: the first calls of a batch shape are slower
-                for _ in range(3):
-                    httpx.post(f"{url}/v1/models/{NAME}:predict", json={"instances": sentences(batch, 0)},
-                               timeout=120).raise_for_status()
-            results = [asyncio.run(run_config(url, batch, clients, args.requests, args.max_seconds))
-                       for batch in batches for clients in client_counts]
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-
+    results = measure(args.model_dir, [int(b) for b in args.batches.split(",")],
+                      [int(c) for c in args.clients.split(",")], args.requests, args.max_seconds,
+                      args.inference_threads)
     machine = {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     print(f"Model server latency on CPU ({machine['cpu_cores']} cores, {machine['platform']}), "
           f"predict_text over HTTP on 127.0.0.1:\n")

@@ -1,166 +1,136 @@
-"""Speed phases: char-encoder throughput, Trainer overhead, Transform throughput.
+"""Speed report: what each arm costs to train per example, measured side by side in one
+run, and what Transform, the exported model and serving cost.
 
-* :func:`char_encoder_phase` trains the CNN and the BiLSTM char encoder (same
-  ``char_output_dim``) on the same in-memory batches, back to back in rounds: once as
-  the whole hybrid classifier, once as the char encoder alone (char embedding, encoder,
-  max-pool over tokens, softmax).
-* :func:`trainer_overhead_phase` rotates the real ``run_fn`` (tfxio reading of the
-  gzipped TFRecords, MirroredStrategy, TensorBoard and EarlyStopping callbacks) with a
-  plain ``model.fit`` of the same model, same epochs, steps, validation steps and
-  throughput callback, on the same batches streamed like ``run_fn`` streams them and
-  held in memory.
-* :func:`transform_phase` times :func:`harness.transform.transform_rows` on a
-  token sample with given Beam arguments; :func:`text_vectorization_phase` times Keras
-  ``TextVectorization.adapt`` plus a call over the same texts.
+  python -m bench speed --data ../shared/data/sst2 [--arms default,word_only] [--rounds 3]
+      [--steps 400] [--serving-requests 200] [--out DIR]
+
+* Transform: the project's ``preprocessing_fn`` on the training rows on Beam (fresh, not
+  reused), whitespace tokens per second.
+* Trainer: in each round every arm, in rotating order, trains ``--steps`` steps with the
+  real ``run_fn`` on the same transformed data; training examples per second after
+  warm-up (:class:`trainer.training.EpochThroughput`). Each arm's time per example is
+  compared with the first arm's in the same round; the report gives the median ratio.
+* Model: SavedModel size on disk, and serving latency of ``predict_text`` through
+  ``charword serve`` (one client; 1 and 32 sentences a request).
 """
+import argparse
+import json
 import os
+import shlex
+import shutil
 import statistics
-import tempfile
+import sys
 import time
-from typing import Dict, List, Sequence
+from typing import List, Optional
 
-import tensorflow as tf
-import tf_keras as keras
+from bench import arms as arm_registry
+from bench import charword_arm, data
+from bench.processes import PhaseRunner, progress
+from bench.quality_report import markdown_table
+from charword.config import ConfigError, load_config
 
-from bench.phases import progress
-from bench.settings import BenchSettings
-from bench.training import materialise, plain_keras_fit, run_trainer
-from charword import contract
-from charword.config import CharwordConfig
-from harness.fn_args import make_fn_args
-from harness.transform import TransformedData, rows_from_pairs, transform_rows
-from trainer import layers
-from trainer.data import vocabulary_sizes
-from trainer.model import build_char_encoder, build_models, model_inputs
-from trainer.training import compile_classifier
-
-ENCODERS = ("cnn", "bilstm")
+SPLIT_SEED = 13
 
 
-def encoder_only_model(cfg: CharwordConfig, num_classes: int) -> keras.Model:
-    """The model's char encoder (:func:`trainer.model.build_char_encoder`) alone,
-    max-pooled over tokens, then softmax."""
-    inputs = model_inputs()
-    tokens = build_char_encoder(cfg.model, inputs[contract.CHAR_IDS])
-    pooled = layers.masked_max(tokens, layers.token_mask(inputs[contract.WORD_IDS]), axis=1)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax")(pooled)
-    return keras.Model(inputs, probabilities)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench speed", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", required=True, help="as for python -m bench quality")
+    parser.add_argument("--eval-data", help="explicit dev file (then --data is the training file)")
+    parser.add_argument("--text-column", help="text column")
+    parser.add_argument("--label-column", help="label column")
+    parser.add_argument("--arms", default="default,word_only", help="comma-separated registered arms; the first is "
+                                                                    "the one the others are compared with")
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME=JSON", help="one more arm (repeatable)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every arm")
+    parser.add_argument("--steps", type=int, default=400, help="training steps per arm and round")
+    parser.add_argument("--serving-requests", type=int, default=200, help="requests per serving configuration; "
+                                                                          "0 skips serving")
+    parser.add_argument("--train-lexicon", help="misspellings of the training noise (as in the quality report)")
+    parser.add_argument("--config", help="JSON file of CharwordConfig sections under every arm")
+    parser.add_argument("--out", help="report directory (default: outputs/bench/speed/<data name>)")
+    return parser
 
 
-def char_encoder_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings, work_dir: str) -> dict:
-    """Training examples per second (wall) and per CPU-second of this process, for CNN
-    and BiLSTM char encoders, per round (rounds alternate which encoder goes first), and
-    their CNN / BiLSTM ratios paired by round (median counts)."""
-    words, classes = vocabulary_sizes(data.transform_graph_dir)
-    batch = cfg.training.batch_size
-    fn_args = make_fn_args(data, cfg, work_dir)
-    batches = materialise(fn_args, fn_args.train_files, batch, settings.speed_batches, cfg.training.seed)
+def _directory_mb(path: str) -> float:
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) / 2**20
+
+
+def _serving(model_dir: str, requests: int) -> List[dict]:
+    from bench import serving_latency  # pylint: disable=import-outside-toplevel
+    return serving_latency.measure(model_dir, [1, 32], [1], requests, max_seconds=120)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        arms = dict(arm_registry.parse_arm(spec) for spec in [*args.arms.split(","), *args.arm] if spec)
+        base = load_config(args.config)
+    except ConfigError as error:
+        raise SystemExit(f"bench speed: {error}") from None
+    arms.pop(arm_registry.FASTTEXT, None)
+    name = os.path.splitext(os.path.basename(os.path.normpath(args.data)))[0]
+    out = args.out or os.path.join("outputs", "bench", "speed", name)
+    work = os.path.join(out, "work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    started = time.time()
+    splits = data.load_splits(args.data, args.eval_data, args.text_column, args.label_column, work, SPLIT_SEED)
+    tokens = sum(len(text.split()) for text, _ in splits.train + splits.validation)
+    sys.argv = sys.argv[:1]
+    phase = PhaseRunner(1 + len(arms) * (args.rounds + 1), os.path.join(out, "logs"), poll_s=0.5)
+    first_cfg = arm_registry.arm_config(base, next(iter(arms.values())), 1, args.train_lexicon, None)
+    transform_started = time.perf_counter()
+    graph = phase("transform", "Transform (training and held-out rows)", charword_arm.transform_step, splits.train,
+                  splits.validation, first_cfg, os.path.join(work, "transform"), ())["data"]
+    transform_s = time.perf_counter() - transform_started
+
+    rates = {arm: [] for arm in arms}
     models = {}
-    for encoder in ENCODERS:
-        enc_cfg = cfg.replace(model={"variant": "hybrid", "char_encoder": encoder})
-        keras.utils.set_random_seed(cfg.training.seed)
-        models[("hybrid_classifier", encoder)] = build_models(enc_cfg.model, enc_cfg.preprocessing, words,
-                                                              classes).classifier
-        models[("char_encoder_only", encoder)] = encoder_only_model(enc_cfg, classes)
-    for model in models.values():
-        compile_classifier(model, cfg.training).fit(batches, epochs=1,
-                                                    steps_per_epoch=settings.speed_warmup_steps, verbose=0)
-    rates: Dict[tuple, List[float]] = {key: [] for key in models}
-    cpu_rates: Dict[tuple, List[float]] = {key: [] for key in models}
-    for round_index in range(settings.speed_rounds):
-        order = ENCODERS if round_index % 2 == 0 else ENCODERS[::-1]
-        for scope in ("hybrid_classifier", "char_encoder_only"):
-            for encoder in order:
-                started, cpu_started = time.perf_counter(), time.process_time()
-                models[(scope, encoder)].fit(batches, epochs=1, steps_per_epoch=settings.speed_timed_steps,
-                                             verbose=0)
-                examples = settings.speed_timed_steps * batch
-                rates[(scope, encoder)].append(examples / (time.perf_counter() - started))
-                cpu_rates[(scope, encoder)].append(examples / (time.process_time() - cpu_started))
-        progress(f"  char encoders, round {round_index + 1}/{settings.speed_rounds}: "
-                 + ", ".join(f"{s} {e} {r[-1]:.0f} ex/s" for (s, e), r in rates.items()))
-    result = {}
-    for (scope, encoder), values in rates.items():
-        result.setdefault(scope, {})[encoder] = {
-            "examples_per_s": statistics.median(values), "rounds": values,
-            "examples_per_cpu_s": cpu_rates[(scope, encoder)], "params": models[(scope, encoder)].count_params()}
-    for entry in result.values():
-        # CNN and BiLSTM ran back to back in each round: pair them by round, then take the median.
-        for suffix, key in (("", "rounds"), ("_per_cpu_s", "examples_per_cpu_s")):
-            ratios = [cnn / bilstm for cnn, bilstm in zip(entry["cnn"][key], entry["bilstm"][key])]
-            entry[f"round_ratios{suffix}"] = ratios
-            entry[f"cnn_over_bilstm{suffix}"] = statistics.median(ratios)
-    result["char_output_dim"] = cfg.model.char_output_dim
-    result["batch_size"] = batch
-    result["timed_steps"] = settings.speed_timed_steps
-    return result
+    names = list(arms)
+    for round_index in range(args.rounds):
+        order = names[round_index % len(names):] + names[:round_index % len(names)]
+        for arm in order:
+            cfg = arm_registry.arm_config(base, arms[arm], 1, args.train_lexicon, None).replace(
+                training={"train_steps": args.steps})
+            label = f"{arm} round {round_index + 1}"
+            run = phase(f"train_{arm}_{round_index}", f"Trainer {label}", charword_arm.train_step, graph, cfg,
+                        os.path.join(work, arm, f"round{round_index}"), label)
+            rates[arm].append(statistics.median(run["epoch_rates"]))
+            models[arm] = run["model_dir"]
+    reference = names[0]
+    ratios = {arm: statistics.median(rates[reference][r] / rates[arm][r] for r in range(args.rounds))
+              for arm in names}
+    serving = {arm: phase(f"serving_{arm}", f"Serving {arm}", _serving, models[arm], args.serving_requests)
+               for arm in names} if args.serving_requests else {}
+    phase.close()
 
-
-OVERHEAD_SIDES = ("run_fn", "keras_streamed", "keras_in_memory")
-
-
-def trainer_overhead_phase(data: TransformedData, cfg: CharwordConfig, settings: BenchSettings,
-                           work_dir: str) -> dict:
-    """Epoch throughput of run_fn, plain Keras on run_fn's streamed dataset, and plain
-    Keras on in-memory batches; the order rotates per round; epoch 1 (tracing) is left out.
-
-    ``overhead`` (the target) compares run_fn with in-memory Keras; the streamed side
-    splits it into input pipeline (streamed vs in memory) and the rest (run_fn vs
-    streamed: MirroredStrategy, TensorBoard and EarlyStopping callbacks).
-    """
-    epochs = settings.overhead_epochs
-    cfg = cfg.replace(training={"epochs": epochs, "train_steps": epochs * settings.overhead_steps_per_epoch})
-    rates: Dict[str, List[float]] = {side: [] for side in OVERHEAD_SIDES}
-    for round_index in range(settings.overhead_rounds):
-        shift = round_index % len(OVERHEAD_SIDES)
-        for side in OVERHEAD_SIDES[shift:] + OVERHEAD_SIDES[:shift]:
-            label = f"overhead round {round_index + 1} {side}"
-            side_dir = os.path.join(work_dir, f"{side}_{round_index}")
-            if side == "run_fn":
-                epoch_rates = run_trainer(data, cfg, side_dir, label)["epoch_rates"]
-            else:
-                epoch_rates = plain_keras_fit(data, cfg, side_dir, label, in_memory=side == "keras_in_memory")
-            rates[side].extend(epoch_rates[1:])
-    batch = cfg.training.batch_size
-    result = {side: {"examples_per_s": statistics.median(values), "epoch_rates": values,
-                     "step_ms": 1000 * batch / statistics.median(values)} for side, values in rates.items()}
-    speed = {side: entry["examples_per_s"] for side, entry in result.items()}
-    result.update({
-        "overhead": speed["keras_in_memory"] / speed["run_fn"] - 1.0,
-        "input_pipeline_share": speed["keras_in_memory"] / speed["keras_streamed"] - 1.0,
-        "strategy_callbacks_share": speed["keras_streamed"] / speed["run_fn"] - 1.0,
-        "epochs": epochs, "steps_per_epoch": settings.overhead_steps_per_epoch,
-        "validation_steps": cfg.training.eval_steps, "batch_size": batch,
-    })
-    return result
-
-
-def transform_phase(rows: Sequence[tuple], eval_rows: Sequence[tuple], cfg: CharwordConfig, work_dir: str,
-                    beam_args: Sequence[str]) -> dict:
-    """Wall time of one ``transform_rows`` run (Beam pipeline start-up included)."""
-    os.makedirs(work_dir, exist_ok=True)
-    out_dir = tempfile.mkdtemp(dir=work_dir, prefix="transform-")
-    started = time.perf_counter()
-    transform_rows(rows_from_pairs(rows), rows_from_pairs(eval_rows), cfg, out_dir,
-                            beam_args)
-    return {"wall_s": time.perf_counter() - started}
-
-
-def text_vectorization_phase(texts: Sequence[str], cfg: CharwordConfig) -> dict:
-    """Wall time of ``TextVectorization.adapt`` and of vectorising every text once.
-
-    Lower-casing and white-space splitting (the sample is pre-tokenised), the project's
-    vocabulary size and ``max_tokens``; word ids only: no char ids, no files.
-    """
-    prep = cfg.preprocessing
-    layer = keras.layers.TextVectorization(max_tokens=prep.vocab_size + 2, standardize="lower",
-                                           split="whitespace", output_sequence_length=prep.max_tokens)
-    dataset = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
-    started = time.perf_counter()
-    layer.adapt(dataset)
-    adapted = time.perf_counter()
-    for _ in dataset.map(layer, num_parallel_calls=tf.data.AUTOTUNE):
-        pass
-    done = time.perf_counter()
-    return {"wall_s": done - started, "adapt_s": adapted - started, "call_s": done - adapted,
-            "vocabulary_size": layer.vocabulary_size()}
+    report = {"command": "python -m bench speed " + " ".join(shlex.quote(a) for a in argv),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)), "cpus": os.cpu_count(),
+              "load_end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+              "transform": {"rows": len(splits.train) + len(splits.validation), "tokens": tokens,
+                            "wall_s": transform_s, "tokens_per_s": tokens / transform_s},
+              "trainer": {"steps": args.steps, "rounds": args.rounds, "examples_per_s": rates,
+                          "time_per_example_vs_first": ratios},
+              "model_mb": {arm: _directory_mb(path) for arm, path in models.items()}, "serving": serving,
+              "memory": phase.costs}
+    lines = [f"# Speed: {name}", "", f"`{report['command']}`", "",
+             f"Started {report['started']} on {report['cpus']} CPU core(s); load {report['load_end']} at the end.", "",
+             f"Transform: {tokens:,} tokens of {report['transform']['rows']:,} rows in {transform_s:.0f} s "
+             f"({report['transform']['tokens_per_s']:,.0f} tokens/s, Beam start-up included).", "",
+             f"Trainer: {args.steps} steps per arm and round, {args.rounds} rounds in rotating order; training "
+             "examples/s after warm-up; time per example relative to "
+             f"`{reference}` in the same round (median over rounds).", ""]
+    lines += markdown_table(["arm", "examples/s per round", f"time per example vs {reference}", "SavedModel MB",
+                     "serving p50 ms, 1 / 32 sentences"],
+                    [[arm, ", ".join(f"{r:.0f}" for r in rates[arm]), f"{ratios[arm]:.2f}x",
+                      f"{report['model_mb'][arm]:.1f}",
+                      " / ".join(f"{r['p50_ms']:.1f}" for r in serving.get(arm, [])) or "-"] for arm in names])
+    with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    progress(f"Done in {(time.time() - started) / 60:.1f} min")
+    print("\n".join(lines))
+    return 0

@@ -152,12 +152,6 @@ class ModelConfig(_Section):
         bytes, begin- and end-of-word markers included.
       char_ngram_buckets: hash buckets (embedding rows) of the ``ngrams`` encoder.
       highway_layers: highway layers after the char encoder (0 disables).
-      compact_batches: skip the work that padding and repeats cost: the char encoder
-        runs once per distinct token of a batch, on chars cut to the batch's longest
-        token, its vectors gathered back to the token slots (padding slots share one
-        row), and the sentence encoder stops at the batch's longest text. The outputs
-        equal computing every ``[max_tokens, max_chars]`` slot (``False``, kept for the
-        speed benchmark's side-by-side comparison).
       char_output_dim: size of the per-token char vector after projection.
       merge: how word and char vectors of a token are merged.
       token_dim: merged token vector size for ``concat_project`` and ``sum``.
@@ -212,7 +206,6 @@ class ModelConfig(_Section):
     char_ngrams: Tuple[int, int] = (3, 6)
     char_ngram_buckets: int = 100_000
     highway_layers: int = 2
-    compact_batches: bool = True
     char_output_dim: int = 64
     merge: str = "concat_project"
     token_dim: int = 128
@@ -255,8 +248,6 @@ class ModelConfig(_Section):
         _require(self.word_bigram_buckets == 0 or self.variant != "char_only", "model.word_bigram_buckets",
                  "needs a word vocabulary (variant hybrid or word_only), the variant is char_only",
                  self.word_bigram_buckets)
-        _require(isinstance(self.compact_batches, bool), "model.compact_batches", "must be true or false",
-                 self.compact_batches)
         _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
                  "must be an integer >= 0", self.highway_layers)
         _require(len(self.char_filters) > 0, "model.char_filters", "must list at least one (width, filters) pair",

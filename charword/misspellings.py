@@ -47,6 +47,12 @@ def _neighbours() -> Dict[str, str]:
 QWERTY_NEIGHBOURS = _neighbours()
 
 
+def split_tokens(text: str) -> List[str]:
+    """The words and single punctuation marks or symbols of ``text``, split as
+    preprocessing/ splits it (without TensorFlow and its NFKC normalisation)."""
+    return _TOKEN.findall(text)
+
+
 def is_eligible(token: str) -> bool:
     """Whether :func:`typo` may change this token."""
     return len(token) >= 2 and _LETTER.search(token) is not None

@@ -47,6 +47,7 @@ class RunSummary:
     baseline_model: Optional[str]
     staging: Optional[dict] = None  # rows read/kept/dropped/truncated and the report path
     word_vectors: Optional[dict] = None  # Trainer: pretrained vectors' coverage (contract.WORD_VECTORS_REPORT)
+    training: Optional[dict] = None  # Trainer: steps, passes and why it stopped (contract.TRAINING_REPORT)
     misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
 
     def to_json(self) -> str:
@@ -127,12 +128,13 @@ def read_misspelling_check(blessing: metadata_store_pb2.Artifact) -> Dict[str, o
     return values
 
 
-def read_word_vectors_report(model_run: Optional[metadata_store_pb2.Artifact]) -> Optional[dict]:
-    """The coverage of the pretrained word vectors the Trainer started from (its
-    ``contract.WORD_VECTORS_REPORT`` in the model run directory), or None without them."""
+def read_model_run_report(model_run: Optional[metadata_store_pb2.Artifact], name: str) -> Optional[dict]:
+    """A JSON report the Trainer wrote to its model run directory (``contract.WORD_VECTORS_REPORT``:
+    the pretrained vectors' coverage; ``contract.TRAINING_REPORT``: how long it trained),
+    or None when it wrote none."""
     if model_run is None:
         return None
-    path = os.path.join(model_run.uri, contract.WORD_VECTORS_REPORT)
+    path = os.path.join(model_run.uri, name)
     if not fileio.exists(path):
         return None
     with fileio.open(path, "r") as handle:
@@ -179,7 +181,9 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
             summary.validation_failures.append(summary.misspelled[misspelling_check.REASON])
         summary.blessed = blessed
     if "Trainer" in latest:
-        summary.word_vectors = read_word_vectors_report(_artifacts(store, latest["Trainer"].id).get("model_run"))
+        model_run = _artifacts(store, latest["Trainer"].id).get("model_run")
+        summary.word_vectors = read_model_run_report(model_run, contract.WORD_VECTORS_REPORT)
+        summary.training = read_model_run_report(model_run, contract.TRAINING_REPORT)
     if "ServableCheck" in latest:
         blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
@@ -204,6 +208,11 @@ def format_summary(summary: RunSummary) -> str:
                      if held_out else "  eval split: hash buckets of the data")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
+    if summary.training:
+        trained = summary.training
+        lines.append(f"  training: {trained['steps']} steps of {trained['global_batch']} "
+                     f"({trained['passes']:.1f} passes over {trained['train_examples']} examples) in "
+                     f"{trained['wall_s']:.0f} s; {trained['stop_reason']}")
     if summary.word_vectors:
         found = summary.word_vectors
         lines.append(f"  word vectors: {found['path']} ({found['dim']}-d, {found['mode']}): {found['words_found']} of "

@@ -83,8 +83,8 @@ def trained_model(tmp_path_factory):
     import logging  # pylint: disable=import-outside-toplevel
 
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
-    from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from harness.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
+    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from standalone.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
     from trainer import task  # pylint: disable=import-outside-toplevel
 
     work = tmp_path_factory.mktemp("trained")

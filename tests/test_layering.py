@@ -19,7 +19,7 @@ ALLOWED_IMPORTS = {
     "components": {"charword", "preprocessing", "embeddings", "trainer", "components"},
     "pipeline": {"charword", "preprocessing", "embeddings", "trainer", "components", "pipeline"},
     "serving": {"charword", "serving"},
-    "harness": {"charword", "preprocessing", "embeddings", "trainer", "harness"},
+    "standalone": {"charword", "preprocessing", "embeddings", "trainer", "standalone"},
     "cli": {"charword", "preprocessing", "embeddings", "trainer", "components", "pipeline", "serving", "cli"},
 }
 PROJECT_PACKAGES = set(ALLOWED_IMPORTS) | {"bench", "tests", "kubeflow"}

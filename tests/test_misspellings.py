@@ -1,4 +1,6 @@
 """Misspelling lexicons, synthetic typos and misspellings substituted into texts."""
+import random
+
 import pytest
 
 from charword import misspellings
@@ -54,3 +56,42 @@ def test_real_misspellings_keep_case_and_stop_at_the_lexicon_coverage():
     assert stats["eligible"] == 10 == stats["substituted"] < stats["wanted"]
     assert out[0].startswith("Teh movie was gr") and out[2].startswith("Goood actng")
     assert "terrible" in out[1]  # not in the lexicon
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insert, delete, substitute, adjacent swap."""
+    d = [[max(i, j) if min(i, j) == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def test_every_typo_kind_is_one_edit_and_differs():
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(400):
+        word = rng.choice(["wonderful", "aa", "Film", "over-long", "it's", "ok"])
+        new, kind = misspellings.typo(word, rng)
+        seen.add(kind)
+        assert new != word and _edit_distance(word, new) == 1
+        if kind == "substitute":
+            (i,) = [k for k in range(len(word)) if word[k] != new[k]]
+            assert new[i].lower() in misspellings.QWERTY_NEIGHBOURS[word[i].lower()]
+    assert seen == set(misspellings.KINDS)
+    with pytest.raises(ValueError):
+        misspellings.typo(",", rng)
+
+
+def test_qwerty_neighbours_are_symmetric():
+    for key, neighbours in misspellings.QWERTY_NEIGHBOURS.items():
+        assert neighbours
+        for other in neighbours:
+            assert key in misspellings.QWERTY_NEIGHBOURS[other]
+
+
+def test_split_tokens_splits_punctuation_and_symbols_off_words():
+    assert misspellings.split_tokens("It's great!! 10/10 :)") == ["It", "'", "s", "great", "!", "!", "10", "/", "10",
+                                                                    ":", ")"]

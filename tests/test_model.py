@@ -99,31 +99,89 @@ def _char_batch(rng, batch=4, tokens=7, chars=9):
             contract.CHAR_IDS: vocabulary[picks] * real[..., None]}, rng.integers(0, 2, batch)
 
 
-@pytest.mark.parametrize("char_encoder,sentence_encoder", [("cnn", "bilstm"), ("bilstm", "cnn")])
-def test_compact_batches_equal_computing_every_slot_in_outputs_and_gradients(char_encoder, sentence_encoder):
-    cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder, dropout=0.0)
-    models = {}
+def _char_encoders():
+    return {"cnn": layers.CharCNNEncoder(((1, 4), (3, 4)), 1, 6), "bilstm": layers.CharBiLSTMEncoder(4, 1, 6),
+            "ngrams": layers.CharNgramEncoder(2, 4, 50, 6, 1)}
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bilstm", "ngrams"])
+def test_char_encoder_once_per_distinct_token_equals_every_slot_in_outputs_and_gradients(kind):
+    """DistinctTokens + GatherTokens (what the model does) give what encoding every
+    [token, char] slot gives, and the same gradients."""
+    tf.keras.utils.set_random_seed(1)
+    encoder = _char_encoders()[kind]
+    embedding = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, 3)
+    char_ids = tf.constant(_char_batch(np.random.default_rng(2))[0][contract.CHAR_IDS])
+
+    def encode(ids):
+        return encoder(ids) if kind == "ngrams" else encoder(embedding(ids), mask=layers.char_mask(ids))
+
+    results = {}
     for compact in (True, False):
-        tf.keras.utils.set_random_seed(1)
-        models[compact] = build_models(cfg.replace(model=dict(compact_batches=compact)).model,
-                                       cfg.preprocessing, word_vocab_size=5, num_classes=2)
-    for layer in models[True].classifier.layers:
-        if layer.weights:
-            models[False].classifier.get_layer(layer.name).set_weights(layer.get_weights())
-    inputs, labels = _char_batch(np.random.default_rng(2))
-    gradients, tokens = {}, {}
-    for compact, built in models.items():
         with tf.GradientTape() as tape:
-            probabilities = built.classifier(inputs, training=True)
-            loss = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
-        weights = sorted(built.classifier.trainable_weights, key=lambda weight: weight.name)
-        gradients[compact] = tape.gradient(loss, weights)
-        tokens[compact] = built.token_encoder(inputs).numpy()
-    np.testing.assert_allclose(tokens[True], tokens[False], atol=1e-5)
-    assert len(gradients[True]) == len(gradients[False])
-    for got, want in zip(gradients[True], gradients[False]):
-        np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), tf.convert_to_tensor(want).numpy(),
-                                   atol=1e-5)
+            if compact:
+                rows, index = layers.DistinctTokens()(char_ids)
+                vectors = layers.GatherTokens()([encode(rows), index])
+            else:
+                vectors = encode(char_ids)
+            loss = tf.reduce_sum(vectors * tf.range(1.0, 7.0))
+        weights = sorted(encoder.trainable_weights + embedding.trainable_weights, key=lambda weight: weight.name)
+        results[compact] = vectors.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, weights)]
+    np.testing.assert_allclose(results[True][0], results[False][0], atol=1e-5)
+    for got, want in zip(results[True][1], results[False][1]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "cnn"])
+def test_sentence_encoder_trimmed_to_the_longest_text_equals_every_slot(kind):
+    tf.keras.utils.set_random_seed(1)
+    inputs, _ = _char_batch(np.random.default_rng(3))
+    tokens = tf.random.normal([*inputs[contract.WORD_IDS].shape, 5])
+    mask = layers.token_mask(tf.constant(inputs[contract.WORD_IDS]))
+    trimmed = layers.SentenceEncoder(kind, 4, trim_padding=True)
+    full = layers.SentenceEncoder(kind, 4, trim_padding=False)
+    expected = trimmed(tokens, mask=mask)
+    full(tokens, mask=mask)
+    full.set_weights(trimmed.get_weights())
+    np.testing.assert_allclose(expected.numpy(), full(tokens, mask=mask).numpy(), atol=1e-5)
+
+
+def _char_row(token: bytes, width: int = 12):
+    ids = [contract.BEGIN_OF_WORD_ID, *(byte + 1 for byte in token), contract.END_OF_WORD_ID]
+    return ids + [contract.CHAR_PAD_ID] * (width - len(ids))
+
+
+def test_char_ngrams_are_the_windows_inside_each_token_and_shared_by_a_misspelling():
+    encoder = layers.CharNgramEncoder(3, 4, 10_000, 4)
+    ids, valid = encoder.ngram_ids(tf.constant([[_char_row(b"great"), _char_row(b"graet"), [0] * 12]], tf.int64))
+    ids, valid = ids.numpy()[0], valid.numpy()[0]
+    # "<great>" has 7 ids: 5 windows of 3 and 4 of 4; padding has none.
+    assert valid.sum(axis=-1).tolist() == [9, 9, 0]
+    great, graet = set(ids[0][valid[0]]), set(ids[1][valid[1]])
+    assert len(great) == 9 and great & graet  # "<gr", "<gra" are shared
+    assert ids.min() >= 0 and ids.max() < 10_000
+    vectors = encoder(tf.constant([[_char_row(b"great"), [0] * 12]], tf.int64)).numpy()
+    assert np.any(vectors[0, 0]) and not np.any(vectors[0, 1])  # padding tokens get zeros
+
+
+def test_char_ngram_vector_is_the_mean_of_its_ngram_rows():
+    encoder = layers.CharNgramEncoder(3, 3, 50, 2)
+    char_ids = tf.constant([[_char_row(b"ok", 6)]], tf.int64)  # "<ok>": windows "<ok", "ok>"
+    vectors = encoder(char_ids).numpy()[0, 0]
+    ids, valid = encoder.ngram_ids(char_ids)
+    rows = encoder.table.get_weights()[0][ids.numpy()[0, 0][valid.numpy()[0, 0]]]
+    np.testing.assert_allclose(vectors, rows.mean(axis=0), rtol=1e-6)
+
+
+def test_word_bigram_bag_averages_the_pairs_of_known_words():
+    bag = layers.WordBigramBag(vocab_size=5, buckets=97, dim=3)
+    out = bag(tf.constant([[1, 2, 3, 0], [1, 2, 7, 3], [7, 0, 0, 0]], tf.int64)).numpy()
+    table = bag.table.get_weights()[0]
+    def row(left, right):
+        return table[((left * 1_000_003 + right) % 2_147_483_647) % 97]
+    np.testing.assert_allclose(out[0], (row(1, 2) + row(2, 3)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(out[1], row(1, 2), rtol=1e-6)  # pairs with an OOV bucket (7) have no bigram
+    assert not out[2].any()
 
 
 def test_prediction_does_not_depend_on_other_texts_in_the_batch(trained_model):
@@ -259,6 +317,9 @@ LAYER_CASES = [
     (layers.Highway, dict(num_layers=2, gate_bias=-1.5), lambda rng: {"inputs": _normal(rng, 3, 6)}),
     (layers.CharCNNEncoder, dict(filters=((1, 3), (3, 4)), highway_layers=2, output_dim=6), _char_inputs),
     (layers.CharBiLSTMEncoder, dict(units=3, highway_layers=1, output_dim=5), _char_inputs),
+    (layers.CharNgramEncoder, dict(min_n=2, max_n=4, buckets=30, output_dim=5, highway_layers=1), _repeated_char_ids),
+    (layers.WordBigramBag, dict(vocab_size=4, buckets=20, dim=3),
+     lambda rng: {"word_ids": np.array([[1, 2, 5, 3], [4, 1, 0, 0]], np.int64)}),
     (layers.TokenMerge, dict(mode="sum", token_dim=6), _branch_inputs),
     (layers.TokenMerge, dict(mode="concat_project", token_dim=7), _branch_inputs),
     (layers.OOVRouting, dict(mode="gate", vocab_size=5), _routing_inputs),

@@ -11,8 +11,8 @@ import tensorflow as tf
 from charword import contract
 from charword.config import CharwordConfig
 from components.servable_probe import check_model
-from harness.multi_worker import tf_configs, train_on_cluster
-from harness.transform import rows_from_pairs, transform_rows
+from standalone.multi_worker import tf_configs, train_on_cluster
+from standalone.transform import rows_from_pairs, transform_rows
 from tests.conftest import learnable_pairs
 from trainer import distribution
 

@@ -43,17 +43,6 @@ def layer(transformed):
     return tft.TFTransformOutput(transformed[0]).transform_features_layer()
 
 
-def test_instance_dict_encoding_writes_the_same_examples(transformed, tmp_path):
-    """The benchmark's old data path (Python dicts and ExampleProtoCoder) and the
-    record-batch path TFX's Transform takes write identical transformed examples."""
-    _, train, evaluation = transform(TRAIN, EVAL, CFG, tmp_path, encoding="instance_dicts")
-    for old, new in zip(train + evaluation, transformed[1] + transformed[2]):
-        assert old.keys() == new.keys()
-        for name in old:
-            np.testing.assert_array_equal(old[name], new[name])
-    assert len(train + evaluation) == len(transformed[1] + transformed[2]) == len(TRAIN + EVAL)
-
-
 def apply_layer(layer, texts):
     out = layer({contract.RAW_TEXT: tf.constant(texts), contract.RAW_LABEL: tf.constant(["positive"] * len(texts))})
     return {name: value.numpy() for name, value in out.items()}

@@ -16,8 +16,8 @@ from charword.config import CharwordConfig
 from charword.demo_data import DEMO_DATA
 from charword.word_vectors import read_word_vectors
 from cli.main import main as cli_main
-from harness.fn_args import make_fn_args
-from harness.transform import rows_from_pairs, transform_rows
+from standalone.fn_args import make_fn_args
+from standalone.transform import rows_from_pairs, transform_rows
 from pipeline import run_summary
 from tests.conftest import learnable_pairs
 from trainer import pretrained, task
@@ -126,9 +126,11 @@ def test_coverage_counts_vocabulary_words_and_train_tokens(setup):
     assert coverage["train_tokens"] == sum(tokens.values())
     assert coverage["tokens_found"] == sum(n for word, n in tokens.items() if word in in_file)
     assert coverage["dim"] == DIM and coverage["file_words"] == len(FILE_WORDS) and coverage["mode"] == "frozen"
-    found = run_summary.read_word_vectors_report(metadata_store_pb2.Artifact(uri=fn_args.model_run_dir))
+    found = run_summary.read_model_run_report(metadata_store_pb2.Artifact(uri=fn_args.model_run_dir),
+                                             contract.WORD_VECTORS_REPORT)
     assert found == coverage
-    assert run_summary.read_word_vectors_report(metadata_store_pb2.Artifact(uri=str(setup["work"]))) is None
+    assert run_summary.read_model_run_report(metadata_store_pb2.Artifact(uri=str(setup["work"])),
+                                            contract.WORD_VECTORS_REPORT) is None
     text = run_summary.format_summary(run_summary.RunSummary(
         components=[], metrics={}, blessed=None, validation_failures=[], servable=None, servable_reason="",
         pushed=False, pushed_to=None, evaluation_uri=None, baseline_model=None, word_vectors=found))

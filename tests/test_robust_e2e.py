@@ -7,8 +7,8 @@ import tensorflow as tf
 import charword
 from charword import contract
 from charword.config import CharwordConfig
-from harness.fn_args import make_fn_args
-from harness.transform import rows_from_pairs, transform_rows
+from standalone.fn_args import make_fn_args
+from standalone.transform import rows_from_pairs, transform_rows
 from tests.conftest import SUBJECTS, learnable_pairs
 from trainer import task
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-PACKAGES = ("charword", "preprocessing", "trainer", "pipeline", "components", "serving", "cli", "harness", "kubeflow",
+PACKAGES = ("charword", "preprocessing", "trainer", "pipeline", "components", "serving", "cli", "standalone", "kubeflow",
             "bench")
 # The one pickle the project reads: bench/phases.py hands a forked benchmark phase's
 # result back to its parent through a file that child wrote a moment before (process-

@@ -148,8 +148,8 @@ def test_in_model_encoder_matches_the_numpy_reference(checkpoint_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("placement, tuning", [("transform", "frozen"), ("model", "trainable")])
 def test_run_fn_exports_a_fused_model_with_embed_sentence(checkpoint_dir, tmp_path, placement, tuning):
-    from harness.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from harness.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
+    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from standalone.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
     from tests.conftest import learnable_pairs  # pylint: disable=import-outside-toplevel
     from trainer import task  # pylint: disable=import-outside-toplevel
 

@@ -165,3 +165,20 @@ def test_run_fn_returns_its_training_result(trained_model):
     with open(os.path.join(trained_model.fn_args.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
         written = json.load(handle)
     assert written["stop_reason"] == result.stop_reason and written["steps"] == result.steps
+
+
+@pytest.mark.slow
+def test_a_seeded_run_is_repeatable(trained_model, tmp_path):
+    """The same seed, data and configuration give the same model: op determinism, the
+    seeded shuffle and the seeded noise (two replicas here, as in the first run)."""
+    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from standalone.transform import TransformedData  # pylint: disable=import-outside-toplevel
+    from trainer import task  # pylint: disable=import-outside-toplevel
+    first = trained_model.fn_args
+    data = TransformedData(first.transform_output, first.train_files[0], first.eval_files[0])
+    again = task.run_fn(make_fn_args(data, trained_model.cfg, str(tmp_path)))
+    assert again.history == trained_model.result.history
+    texts = tf.constant(["the plot was brilliant .", "the acting was terible", "zebra"])
+    probabilities = [tf.saved_model.load(path).signatures[contract.PREDICT_TEXT](text=texts)[contract.PROBABILITIES]
+                     for path in (trained_model.model_dir, again.serving_model_dir)]
+    np.testing.assert_array_equal(probabilities[0].numpy(), probabilities[1].numpy())

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from harness.transform import rows_from_pairs, transform_rows
+from standalone.transform import rows_from_pairs, transform_rows
 
 
 def read_transformed(pattern: str, graph_dir: str) -> List[Dict[str, np.ndarray]]:
@@ -20,9 +20,8 @@ def read_transformed(pattern: str, graph_dir: str) -> List[Dict[str, np.ndarray]
     return rows
 
 
-def transform(train_pairs, eval_pairs, cfg, tmp_dir, encoding="record_batches"):
+def transform(train_pairs, eval_pairs, cfg, tmp_dir):
     """(graph_dir, train rows, eval rows) for ``(text, label)`` pairs."""
-    data = transform_rows(rows_from_pairs(train_pairs), rows_from_pairs(eval_pairs), cfg, str(tmp_dir),
-                          encoding=encoding)
+    data = transform_rows(rows_from_pairs(train_pairs), rows_from_pairs(eval_pairs), cfg, str(tmp_dir))
     return (data.transform_graph_dir, read_transformed(data.train_pattern, data.transform_graph_dir),
             read_transformed(data.eval_pattern, data.transform_graph_dir))

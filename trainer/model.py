@@ -2,13 +2,13 @@
 
     word_ids [B, T] ─ Embedding ───────────────────────────────────────────────────────────────┐
                                                                                                 ├ TokenMerge ─
-    char_ids [B, T, C] ─ DistinctTokens ─ Embedding ─ CharCNN | CharBiLSTM ─ GatherTokens ─────┘
+    char_ids [B, T, C] ─ DistinctTokens ─ Embedding ─ CharCNN | CharBiLSTM (or CharNgrams) ─ GatherTokens ┘
         ─ SentenceEncoder ─ (+ WordBigramBag) ─ Dense(softmax)
 
 The char encoder sees each distinct token of a batch once (``DistinctTokens``: the
 distinct char-id rows, cut to the longest token) and ``GatherTokens`` gives every token
 slot its row's vector; the sentence encoder stops at the batch's longest text. The
-outputs are those of computing every slot (``model.compact_batches``).
+outputs are those of computing every slot (tests/test_model.py compares them).
 
 ``word_only`` drops the char branch and ``char_only`` the word branch; the token mask
 always comes from the word ids (id 0 = padding). With ``model.word_vectors`` the word
@@ -51,15 +51,14 @@ def build_char_encoder(model_cfg: ModelConfig, char_ids):
     """The char branch on the symbolic ``char_ids`` [B, T, C]: byte embedding
     (``char_embedding``), then the configured ``char_cnn`` or ``char_bilstm`` encoder over
     each token's chars (padding chars masked), or the ``char_ngrams`` bag of hashed byte
-    n-grams, once per distinct token of the batch unless ``model.compact_batches`` is
-    off. Returns char vectors [B, T, char_output_dim]."""
-    rows, index = (layers.DistinctTokens(name="distinct_tokens")(char_ids) if model_cfg.compact_batches
-                   else (char_ids, None))
+    n-grams, once per distinct token of the batch. Returns char vectors
+    [B, T, char_output_dim]."""
+    rows, index = layers.DistinctTokens(name="distinct_tokens")(char_ids)
     if model_cfg.char_encoder == "ngrams":
         min_n, max_n = model_cfg.char_ngrams
         encoded = layers.CharNgramEncoder(min_n, max_n, model_cfg.char_ngram_buckets, model_cfg.char_output_dim,
                                           model_cfg.highway_layers, name="char_ngrams")(rows)
-        return encoded if index is None else layers.GatherTokens(name="char_vectors")([encoded, index])
+        return layers.GatherTokens(name="char_vectors")([encoded, index])
     char_vectors = keras.layers.Embedding(contract.CHAR_VOCAB_SIZE, model_cfg.char_dim,
                                           name="char_embedding")(rows)
     if model_cfg.char_encoder == "cnn":
@@ -69,7 +68,7 @@ def build_char_encoder(model_cfg: ModelConfig, char_ids):
         encoder = layers.CharBiLSTMEncoder(model_cfg.char_lstm_units, model_cfg.highway_layers,
                                            model_cfg.char_output_dim, name="char_bilstm")
     encoded = encoder(char_vectors, mask=layers.char_mask(rows))
-    return encoded if index is None else layers.GatherTokens(name="char_vectors")([encoded, index])
+    return layers.GatherTokens(name="char_vectors")([encoded, index])
 
 
 def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
@@ -106,7 +105,7 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
 
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
-                               trim_padding=model_cfg.compact_batches, name="sentence_encoder")(x, mask=mask)
+                               trim_padding=True, name="sentence_encoder")(x, mask=mask)
     if model_cfg.word_bigram_buckets:
         bigrams = layers.WordBigramBag(word_vocab_size, model_cfg.word_bigram_buckets, model_cfg.word_bigram_dim,
                                        name="word_bigrams")(word_ids)

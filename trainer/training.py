@@ -86,21 +86,34 @@ def compile_classifier(model: keras.Model, training: TrainingConfig) -> keras.Mo
 
 
 class EpochThroughput(keras.callbacks.Callback):
-    """Training examples per second of each epoch (validation time included), kept in
-    :attr:`rates` and logged on this module's logger as
-    ``epoch N: X training examples/s, loss=..., ...``."""
+    """Training examples per second of each epoch, kept in :attr:`rates` and logged on
+    this module's logger as ``epoch N: X training examples/s, loss=..., ...``.
 
-    def __init__(self, global_batch_size: int):
+    The rate counts training steps only (the eval check after them is left out) and, in
+    the first epoch, only the steps after the first ``warmup_steps`` (tracing and
+    start-up), when the epoch has more than that many.
+    """
+
+    def __init__(self, global_batch_size: int, warmup_steps: int = 10):
         super().__init__()
         self.global_batch_size = global_batch_size
+        self.warmup_steps = warmup_steps
         self.rates: List[float] = []
-        self._start = 0.0
+        self._start = self._last = 0.0
+        self._skipped = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._skipped = self.warmup_steps if epoch == 0 and self.params["steps"] > self.warmup_steps else 0
+        self._start = self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last = time.perf_counter()
+        if batch + 1 == self._skipped:
+            self._start = self._last
 
     def on_epoch_end(self, epoch, logs=None):
-        rate = self.params["steps"] * self.global_batch_size / (time.perf_counter() - self._start)
+        timed_steps = self.params["steps"] - self._skipped
+        rate = timed_steps * self.global_batch_size / max(self._last - self._start, 1e-9)
         self.rates.append(rate)
         logger.info("epoch %d: %.1f training examples/s, %s", epoch + 1, rate,
                     ", ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items()))

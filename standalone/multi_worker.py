@@ -5,7 +5,7 @@ Each task is a process with its own ``TF_CONFIG`` (``{chief, worker...}`` on fre
 Trainer executor on the same artefacts, as every replica of TFX's Vertex AI Trainer
 does (``python -m tfx.scripts.run_executor``): the executor builds the ``FnArgs``, calls
 ``run_fn`` and then checks that the model directory exists. Tests and benchmarks use it;
-``python -m harness.multi_worker`` is one task.
+``python -m standalone.multi_worker`` is one task.
 """
 import argparse
 import dataclasses
@@ -19,7 +19,7 @@ import time
 from typing import List, Optional
 
 import charword  # noqa: F401  (sets the Keras flavour before TensorFlow loads)
-from harness.transform import TransformedData
+from standalone.transform import TransformedData
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_ENV = "CHARWORD_TRAINING_RESULT"
@@ -88,7 +88,7 @@ def train_on_cluster(data: TransformedData, config: dict, work_dir: str, tasks: 
                 task_env["TF_CONFIG"] = json.dumps(tf_config)
             with open(logs[-1], "w", encoding="utf-8") as log:
                 processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "harness.multi_worker", "--graph", data.transform_graph_dir,
+                    [sys.executable, "-m", "standalone.multi_worker", "--graph", data.transform_graph_dir,
                      "--examples", examples_dir, "--config", config_path, "--work-dir", work_dir,
                      "--result", results[-1], *(["--train-steps", str(train_steps)] if train_steps else [])],
                     env=task_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -133,7 +133,7 @@ def recording_run_fn(fn_args):
 
 def main(argv: Optional[List[str]] = None) -> int:
     """One task: TFX's generic Trainer executor on a standalone Transform output."""
-    parser = argparse.ArgumentParser(prog="python -m harness.multi_worker", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m standalone.multi_worker", description=main.__doc__)
     parser.add_argument("--graph", required=True, help="transform graph directory")
     parser.add_argument("--examples", required=True, help="transformed examples: Split-train/ and Split-eval/")
     parser.add_argument("--config", required=True, help="CharwordConfig.to_dict() as a JSON file")
@@ -163,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         {"examples": [examples], "transform_graph": [graph]}, {"model": [model], "model_run": [model_run]},
         {"train_args": json.dumps({"num_steps": args.train_steps or training.train_steps}),
          "eval_args": json.dumps({"num_steps": training.eval_steps}), "custom_config": json.dumps(config),
-         "run_fn": "harness.multi_worker.recording_run_fn"})
+         "run_fn": "standalone.multi_worker.recording_run_fn"})
     return 0
 
 

@@ -1,5 +1,5 @@
 """Calls the Trainer's ``run_fn`` outside a TFX pipeline, on files written by
-:mod:`harness.transform`; benchmarks and tests use it."""
+:mod:`standalone.transform`; benchmarks and tests use it."""
 import os
 from typing import Optional
 
@@ -9,7 +9,7 @@ from tfx.components.util import tfxio_utils
 from tfx.proto import example_gen_pb2
 
 from charword.config import CharwordConfig
-from harness.transform import TransformedData
+from standalone.transform import TransformedData
 
 
 def _dataset_factory(file_pattern, options, schema):

@@ -39,9 +39,6 @@ def written_to(output_dir: str) -> TransformedData:
                                         for split in ("train", "eval")))
 
 
-ENCODINGS = ("record_batches", "instance_dicts")
-
-
 def _write_raw_examples(rows: Sequence[dict], path: str, labels_are_integers: bool) -> None:
     """Writes raw rows as gzipped TFRecords of ``tf.Example`` s, what ExampleGen writes
     (tfx_bsl's C++ encoder)."""
@@ -76,20 +73,14 @@ class _EncodeRecordBatches(beam.DoFn):
 
 
 def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: CharwordConfig, output_dir: str,
-                   beam_args: Sequence[str] = (), encoding: str = "record_batches") -> TransformedData:
+                   beam_args: Sequence[str] = ()) -> TransformedData:
     """Analyses ``train_rows`` and transforms both row lists (dicts with raw features).
 
-    Labels are typed like ExampleGen types them: integers if every label is one.
-    ``encoding="record_batches"`` moves data as TFX's Transform component does: the rows
-    are written as ExampleGen writes them (gzipped TFRecords of ``tf.Example`` s, under
-    ``output_dir/raw``), read back by tfx_bsl as Arrow record batches, and the
-    transformed batches encoded by tfx_bsl's C++ encoder. ``"instance_dicts"`` (the rows
-    handed to Beam in memory, one Python dict per example, ``tft.coders.ExampleProtoCoder``)
-    is the slower path this module used before; it stays for the Transform benchmark's
-    side-by-side comparison and the equality test.
+    Labels are typed like ExampleGen types them: integers if every label is one. Data
+    moves as in TFX's Transform component: the rows are written as ExampleGen writes them
+    (gzipped TFRecords of ``tf.Example`` s, under ``output_dir/raw``), read back by tfx_bsl
+    as Arrow record batches, and the transformed batches encoded by tfx_bsl's C++ encoder.
     """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     labels_are_integers = all(isinstance(r[contract.RAW_LABEL], int) for r in list(train_rows) + list(eval_rows))
     metadata = tft.DatasetMetadata.from_feature_spec(contract.raw_feature_spec(labels_are_integers))
     fn = functools.partial(preprocessing_fn, custom_config=cfg.to_dict())
@@ -98,30 +89,20 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
     patterns = {"train": written.train_pattern[:-1], "eval": written.eval_pattern[:-1]}
     options = beam.options.pipeline_options.PipelineOptions(list(beam_args))
     os.makedirs(output_dir, exist_ok=True)
-    batches = encoding == "record_batches"
     with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=output_dir)):
-        if batches:
-            sources = {}
-            for split, rows in (("train", train_rows), ("eval", eval_rows)):
-                path = os.path.join(output_dir, "raw", split, "examples.tfrecord.gz")
-                _write_raw_examples(rows, path, labels_are_integers)
-                sources[split] = tfxio.TFExampleRecord(path, schema=metadata.schema)
-            raw = sources["train"].TensorAdapterConfig()
-            train = pipeline | "ReadTrain" >> sources["train"].BeamSource()
-            evaluation = pipeline | "ReadEval" >> sources["eval"].BeamSource()
-        else:
-            raw = metadata
-            train = pipeline | "CreateTrain" >> beam.Create(list(train_rows), reshuffle=False)
-            evaluation = pipeline | "CreateEval" >> beam.Create(list(eval_rows), reshuffle=False)
-        (train_out, out_metadata), transform_fn = ((train, raw)
-                                                   | tft_beam.AnalyzeAndTransformDataset(fn, batches))
-        eval_out, _ = ((evaluation, raw), transform_fn) | tft_beam.TransformDataset(output_record_batches=batches)
-        schema = out_metadata.schema if batches else None
-        coder = None if batches else tft.coders.ExampleProtoCoder(out_metadata.schema)
+        sources = {}
+        for split, rows in (("train", train_rows), ("eval", eval_rows)):
+            path = os.path.join(output_dir, "raw", split, "examples.tfrecord.gz")
+            _write_raw_examples(rows, path, labels_are_integers)
+            sources[split] = tfxio.TFExampleRecord(path, schema=metadata.schema)
+        raw = sources["train"].TensorAdapterConfig()
+        train = pipeline | "ReadTrain" >> sources["train"].BeamSource()
+        evaluation = pipeline | "ReadEval" >> sources["eval"].BeamSource()
+        (train_out, out_metadata), transform_fn = (train, raw) | tft_beam.AnalyzeAndTransformDataset(fn, True)
+        eval_out, _ = ((evaluation, raw), transform_fn) | tft_beam.TransformDataset(output_record_batches=True)
         for name, dataset in (("train", train_out), ("eval", eval_out)):
-            encode = (beam.ParDo(_EncodeRecordBatches(schema)) if batches else beam.Map(coder.encode))
             _ = (dataset
-                 | f"Encode{name}" >> encode
+                 | f"Encode{name}" >> beam.ParDo(_EncodeRecordBatches(out_metadata.schema))
                  | f"Write{name}" >> beam.io.WriteToTFRecord(patterns[name], file_name_suffix=".gz"))
         _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
     metadata_io.write_metadata(metadata, os.path.join(graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR))

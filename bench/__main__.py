@@ -1,0 +1,21 @@
+"""``python -m bench <report> ...``: the project's benchmarks.
+
+  quality   every arm and the fastText peer on clean and misspelled text (bench/quality.py)
+  speed     training time per example of arms side by side, Transform and serving (bench/speed.py)
+  serving   latency and throughput of the model server (bench/serving_latency.py)
+"""
+import importlib
+import sys
+
+REPORTS = {"quality": "bench.quality", "speed": "bench.speed", "serving": "bench.serving_latency"}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in REPORTS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return importlib.import_module(REPORTS[sys.argv[1]]).main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The arms a quality benchmark compares: charword configurations, each a set of
+overrides of the project's defaults (``{}`` is ``charword run`` as shipped), and the
+fastText peer.
+
+An arm is named on the command line by its registry name, or defined there as
+``NAME=JSON`` (overrides by section, e.g. ``wide={"model": {"token_dim": 256}}``). The
+string ``$WORD_VECTORS`` in an override stands for ``--word-vectors``.
+"""
+import json
+from typing import Dict, Optional, Tuple
+
+from charword.config import CharwordConfig, ConfigError
+
+FASTTEXT = "fasttext"
+WORD_VECTORS = "$WORD_VECTORS"
+
+# Each lever of the default is an arm of its own beside the default and the word-only baselines.
+ARMS: Dict[str, dict] = {
+    "default": {},
+    "word_only": {"model": {"variant": "word_only"}, "noise": {"rate": 0.0}},
+    "word_only+noise": {"model": {"variant": "word_only"}},
+    "char_cnn": {"model": {"char_encoder": "cnn"}},
+    "char_ngrams": {"model": {"char_encoder": "ngrams"}},
+    "no_noise": {"noise": {"rate": 0.0}},
+    "word_bigrams": {"model": {"word_bigram_buckets": 100_000}},
+    "default+vectors": {"model": {"word_vectors": WORD_VECTORS}},
+    "word_only+vectors": {"model": {"variant": "word_only", "word_vectors": WORD_VECTORS}, "noise": {"rate": 0.0}},
+    FASTTEXT: {},
+}
+BASELINE = "word_only"
+
+
+def parse_arm(spec: str) -> Tuple[str, dict]:
+    """``(name, overrides)`` of a registry name or a ``NAME=JSON`` definition."""
+    name, _, definition = spec.partition("=")
+    if not definition:
+        if name not in ARMS:
+            raise ConfigError(f"unknown arm {name!r}; registered: {', '.join(ARMS)} (or define NAME=JSON)")
+        return name, ARMS[name]
+    try:
+        overrides = json.loads(definition)
+    except ValueError as error:
+        raise ConfigError(f"arm {name!r}: its definition is not JSON: {error}") from None
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"arm {name!r}: its definition must be a JSON object of config sections")
+    return name, overrides
+
+
+def arm_config(base: CharwordConfig, overrides: dict, seed: int, train_lexicon: Optional[str],
+               word_vectors: Optional[str]) -> CharwordConfig:
+    """``base`` with the arm's overrides and ``training.seed``; training noise draws from
+    ``train_lexicon`` when the arm trains with noise and names no lexicon itself."""
+    text = json.dumps(overrides)
+    if WORD_VECTORS in text:
+        if not word_vectors:
+            raise ConfigError("an arm uses pretrained word vectors: pass --word-vectors")
+        text = text.replace(WORD_VECTORS, word_vectors)
+    cfg = base.replace(**json.loads(text)).replace(training={"seed": seed})
+    if cfg.noise.rate > 0 and cfg.noise.lexicon is None and train_lexicon:
+        cfg = cfg.replace(noise={"lexicon": train_lexicon})
+    return cfg

@@ -1,0 +1,100 @@
+"""A charword arm of a benchmark: Transform, the Trainer's ``run_fn`` and scoring through
+the exported ``predict_text`` signature (raw text in, so serving preprocessing is what
+is measured). Each step runs in a forked process (:mod:`bench.processes`) and leaves a
+``result.json`` beside its outputs; a later run with the same inputs reuses it, so an
+interrupted benchmark loses no finished work.
+"""
+import json
+import os
+import shutil
+from typing import Dict, List, Optional, Sequence
+
+import charword
+from bench.processes import progress
+from charword import contract
+from charword.config import CharwordConfig
+from standalone.fn_args import make_fn_args
+from standalone.transform import TransformedData, rows_from_pairs, transform_rows
+
+RESULT_FILE = "result.json"
+BATCH = 256
+
+
+def finished(out_dir: str, inputs: dict) -> Optional[dict]:
+    """What a step that finished in ``out_dir`` with the same ``inputs`` returned, or None."""
+    path = os.path.join(out_dir, RESULT_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        kept = json.load(handle)
+    return kept["result"] if kept.get("inputs") == json.loads(json.dumps(inputs)) else None
+
+
+def keep(out_dir: str, inputs: dict, result: dict) -> dict:
+    """Records ``result`` of a step run on ``inputs`` in ``out_dir``; returns it."""
+    with open(os.path.join(out_dir, RESULT_FILE), "w", encoding="utf-8") as handle:
+        json.dump({"inputs": inputs, "result": result}, handle)
+    return result
+
+
+def transform_step(train_rows: Sequence[tuple], held_out_rows: Sequence[tuple], cfg: CharwordConfig,
+                   out_dir: str, beam_args: Sequence[str]) -> dict:
+    """The transform graph and transformed TFRecords of the training and held-out rows."""
+    inputs = {"config": cfg.transform_config(), "rows": [len(train_rows), len(held_out_rows)]}
+    done = finished(out_dir, inputs)
+    if done:
+        progress(f"  Transform: reusing the finished run in {out_dir}")
+        return done
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    progress(f"  Transform: {len(train_rows)} training + {len(held_out_rows)} held-out rows")
+    data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(held_out_rows), cfg, out_dir, beam_args)
+    return keep(out_dir, inputs, {"data": list(data)})
+
+
+def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: str) -> dict:
+    """One Trainer run (``run_fn``) of ``cfg``; its budget, stop reason, throughput and model."""
+    from trainer import task  # pylint: disable=import-outside-toplevel  (TensorFlow in the step's process only)
+    inputs = {"config": cfg.to_dict(), "data": list(data)}
+    done = finished(work_dir, inputs)
+    if done:
+        progress(f"  {label}: reusing the finished run in {work_dir}")
+        return done
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    progress(f"  {label}: run_fn")
+    result = task.run_fn(make_fn_args(TransformedData(*data), cfg, work_dir))
+    progress(f"  {label}: {result.steps} steps ({result.passes:.1f} passes) in {result.wall_s:.0f} s, "
+             f"{result.stop_reason}")
+    return keep(work_dir, inputs, {"model_dir": result.serving_model_dir, "wall_s": result.wall_s,
+                                   "epoch_rates": list(result.examples_per_s), "steps": result.steps,
+                                   "passes": result.passes, "stop_reason": result.stop_reason,
+                                   "train_examples": result.train_examples})
+
+
+def predict(model_dir: str, texts: Sequence[str]) -> List[str]:
+    """The label ``predict_text`` gives each text."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
+    labels: List[str] = []
+    for start in range(0, len(texts), BATCH):
+        out = signature(**{contract.TEXT_INPUT: tf.constant(list(texts[start:start + BATCH]))})
+        labels.extend(label.decode("utf-8") for label in out[contract.LABEL].numpy())
+    return labels
+
+
+def score_step(model_dir: str, sets: Dict[str, Sequence[str]]) -> Dict[str, List[str]]:
+    """The predicted labels of every text set (``{name: texts}``)."""
+    return {name: predict(model_dir, texts) for name, texts in sets.items()}
+
+
+def has_oov(graph_dir: str, texts: Sequence[str]) -> List[bool]:
+    """Whether each text has a word outside the vocabulary (the transform graph's ``has_oov``)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
+    layer = tft.TFTransformOutput(graph_dir).transform_features_layer()
+    flags: List[bool] = []
+    for start in range(0, len(texts), BATCH):
+        out = layer({contract.RAW_TEXT: tf.constant(list(texts[start:start + BATCH]))})
+        flags.extend(bool(v) for v in out[contract.HAS_OOV].numpy())
+    return flags
