@@ -10,9 +10,9 @@ import tensorflow_transform as tft
 
 from charword import contract, misspellings
 from charword.config import CharwordConfig
+from preprocessing.text_ops import decode_char_ids
 from standalone.fn_args import make_fn_args
 from standalone.transform import rows_from_pairs, transform_rows
-from preprocessing.text_ops import decode_char_ids
 from tests.conftest import learnable_pairs
 from trainer import noise
 

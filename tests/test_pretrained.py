@@ -16,9 +16,9 @@ from charword.config import CharwordConfig
 from charword.demo_data import DEMO_DATA
 from charword.word_vectors import read_word_vectors
 from cli.main import main as cli_main
+from pipeline import run_summary
 from standalone.fn_args import make_fn_args
 from standalone.transform import rows_from_pairs, transform_rows
-from pipeline import run_summary
 from tests.conftest import learnable_pairs
 from trainer import pretrained, task
 from trainer.model import build_models
