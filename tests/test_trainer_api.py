@@ -17,6 +17,7 @@ from charword.config import CharwordConfig, TrainingConfig
 from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
+from trainer.optimizers import LazyAdam
 from trainer.training import EpochThroughput, compile_classifier, plan_training, stop_reason
 
 
@@ -182,3 +183,41 @@ def test_a_seeded_run_is_repeatable(trained_model, tmp_path):
     probabilities = [tf.saved_model.load(path).signatures[contract.PREDICT_TEXT](text=texts)[contract.PROBABILITIES]
                      for path in (trained_model.model_dir, again.serving_model_dir)]
     np.testing.assert_array_equal(probabilities[0].numpy(), probabilities[1].numpy())
+
+
+def test_lazy_adam_is_adam_on_dense_variables():
+    initial = np.arange(6, dtype=np.float32).reshape(2, 3)
+    weights = {}
+    for optimizer in (LazyAdam(0.1), keras.optimizers.Adam(0.1)):
+        variable = tf.Variable(initial)
+        for step in range(3):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(variable - step))
+            optimizer.apply_gradients([(tape.gradient(loss, variable), variable)])
+        weights[type(optimizer)] = variable.numpy()
+    np.testing.assert_allclose(weights[LazyAdam], weights[keras.optimizers.Adam], rtol=1e-6)
+
+
+def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
+    """Adam's step for the rows in the gradient (duplicates summed); rows the batch did not
+    touch keep their weights, where Adam would move them on their old momentum."""
+    lr, beta_1, beta_2, epsilon = 0.1, 0.9, 0.999, 1e-7
+    optimizer = LazyAdam(lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    table = tf.Variable(np.ones((4, 2), np.float32))
+    m, v, expected = np.zeros((4, 2)), np.zeros((4, 2)), np.ones((4, 2))
+    for step, ids in enumerate(([0, 1, 1], [2, 2]), start=1):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.gather(table, ids) * [[1.0, 2.0]])
+        gradient = tape.gradient(loss, table)
+        assert isinstance(gradient, tf.IndexedSlices)
+        optimizer.apply_gradients([(gradient, table)])
+        rows = sorted(set(ids))
+        summed = np.array([[ids.count(row) * 1.0, ids.count(row) * 2.0] for row in rows])
+        m[rows] = beta_1 * m[rows] + (1 - beta_1) * summed
+        v[rows] = beta_2 * v[rows] + (1 - beta_2) * summed ** 2
+        alpha = lr * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+        expected[rows] -= alpha * m[rows] / (np.sqrt(v[rows]) + epsilon)
+        np.testing.assert_allclose(table.numpy(), expected, rtol=1e-5)
+        if step == 1:
+            after_first = table.numpy()
+    np.testing.assert_array_equal(table.numpy()[[0, 1, 3]], after_first[[0, 1, 3]])  # not in the second batch

@@ -14,6 +14,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import TrainingConfig
+from trainer.optimizers import LazyAdam
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,11 @@ def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_
 
 
 def compile_classifier(model: keras.Model, training: TrainingConfig) -> keras.Model:
-    """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam at
+    """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam
+    (lazy on embedding tables, :class:`trainer.optimizers.LazyAdam`) at
     ``training.learning_rate``, sparse categorical cross-entropy and an ``accuracy``
     metric; returns it. Under a distribution strategy, call inside its scope."""
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+    model.compile(optimizer=LazyAdam(training.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
