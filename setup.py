@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["charword*", "preprocessing*", "embeddings*", "trainer*", "pipeline*",
                                     "components*", "serving*", "cli*"]),
     package_data={"charword": ["demo_data/*.csv"]},
-    # Dependencies are pinned in requirements.lock (resolved with uv); see README.
+    # Dependencies are pinned in requirements.lock (resolved with uv); see docs/development.md.
     install_requires=[],
     entry_points={"console_scripts": ["charword=cli.main:main"]},
 )

@@ -134,7 +134,7 @@ def measure(model_dir: str, batches: List[int], client_counts: List[int], reques
                 server.kill()
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench serving", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model-dir", required=True, help="SavedModel directory or directory of versions")
@@ -145,7 +145,11 @@ def main(argv=None) -> int:
     parser.add_argument("--inference-threads", type=int, default=4, help="the server's --inference-threads")
     parser.add_argument("--output", default=os.path.join("outputs", "bench", "serving_latency.json"),
                         help="JSON file to write")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     results = measure(args.model_dir, [int(b) for b in args.batches.split(",")],
                       [int(c) for c in args.clients.split(",")], args.requests, args.max_seconds,
                       args.inference_threads)

@@ -24,7 +24,7 @@ import time
 from typing import List, Optional
 
 from bench import arms as arm_registry
-from bench import charword_arm, data
+from bench import data
 from bench.processes import PhaseRunner, progress
 from bench.quality_report import markdown_table
 from charword.config import ConfigError, load_config
@@ -64,6 +64,7 @@ def _serving(model_dir: str, requests: int) -> List[dict]:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
     try:
         arms = dict(arm_registry.parse_arm(spec) for spec in [*args.arms.split(","), *args.arm] if spec)
         base = load_config(args.config)

@@ -59,6 +59,8 @@ class DataConfig(_Section):
         cell stops staging with a message naming its file, row and column.
       max_text_chars: longer texts are cut to this many characters when staged (and
         counted); it must stay under CsvExampleGen's 131,072-character cell limit.
+      train_buckets: ExampleGen hash buckets given to the train split (out of
+        ``train_buckets + eval_buckets``).
       eval_buckets: ExampleGen hash buckets given to the eval split (out of
         ``train_buckets + eval_buckets``).
       eval_data: a CSV/TSV file or directory the user holds out (e.g. a dev set): when
@@ -293,6 +295,8 @@ class TrainingConfig(_Section):
     of replicas of the ``MirroredStrategy``.
 
     Attributes:
+      batch_size: examples per training step on each replica.
+      learning_rate: Adam's learning rate.
       max_epochs: passes over the train split, at most.
       train_steps: a fixed step budget instead of passes (what TFX's ``TrainArgs.num_steps``
         carries); ``None``: up to ``max_epochs`` passes.
@@ -301,6 +305,8 @@ class TrainingConfig(_Section):
       max_eval_examples: the eval examples a check reads at most when ``eval_steps`` is
         ``None``.
       early_stopping_patience: checks without a lower eval loss before training stops.
+      seed: seeds the weights' initialisation, the order of the training examples, the
+        training noise and the pretrained-vector rows of words the file lacks.
       deterministic: TensorFlow op determinism: the same seed, data and configuration give
         the same model (a few ops are slower).
       projector_words: > 0: after export, the Trainer writes TensorBoard projector files

@@ -14,7 +14,7 @@ filesystem work. Rules:
   first, so ``the`` wins over ``The``);
 * only the words asked for are parsed into floats: each line is split at its first
   space and the word looked up before the rest is touched, so a 400,000-word file
-  costs little more than reading it (measured in the README).
+  costs little more than reading it (measured in docs/pretrained.md).
 
 Words must not contain spaces (true of GloVe 6B/42B, word2vec and fastText files).
 """

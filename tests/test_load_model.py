@@ -24,7 +24,7 @@ def test_load_model_answers_predict_text_in_a_fresh_process(trained_model):
 
 
 def test_plain_tensorflow_without_tf_text_names_the_missing_op(trained_model):
-    """What the README warns about: the op is not registered until tensorflow_text is imported."""
+    """What docs/model.md warns about: the op is not registered until tensorflow_text is imported."""
     done = _run("import sys, tensorflow as tf\ntf.saved_model.load(sys.argv[1])\n", trained_model.model_dir)
     assert done.returncode != 0
     assert "NormalizeUTF8" in done.stderr
