@@ -82,6 +82,15 @@ def test_serving_needs_neither_trainer_nor_tf_transform():
     assert not wrong, "\n".join(wrong)
 
 
+def test_only_the_benchmark_imports_fasttext():
+    """fastText is the benchmark's peer, locked as a benchmark dependency: nothing the
+    pipeline, the Trainer or the server runs may need it."""
+    wrong = [f"{path}:{line}" for package in sorted(PROJECT_PACKAGES - {"bench", "tests"}) for path in _files(package)
+             for line, root in _imported_roots(_tree(path)) if root == "fasttext"]
+    assert not wrong, "\n".join(wrong)
+    assert any(root == "fasttext" for path in _files("bench") for _, root in _imported_roots(_tree(path)))
+
+
 def test_signature_names_are_spelled_only_in_the_contract():
     names = set(contract.SIGNATURES)
     wrong = [f"{path}:{line} {value!r}" for package in sorted(PROJECT_PACKAGES - {"tests"}) for path in _files(package)
