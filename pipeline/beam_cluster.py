@@ -31,11 +31,12 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from typing import Iterator, List, Optional, Tuple
+
+from charword.net import free_ports
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,6 @@ class Cluster:
         return ("--runner=PortableRunner", f"--job_endpoint={self.job_endpoint}",
                 "--environment_type=EXTERNAL", f"--environment_config={self.worker_pool_endpoint}",
                 f"--sdk_worker_parallelism={workers}")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:
@@ -148,7 +143,7 @@ def start(state_dir: str, timeout: float = 180.0) -> Cluster:
             raise ClusterError(f"a cluster already runs from {state_dir} (pids {list(existing.pids)}, job "
                                f"endpoint {existing.job_endpoint}); stop it first")
         os.remove(os.path.join(state_dir, STATE_FILE))
-    ports = [_free_port() for _ in SERVICES]
+    ports = free_ports(len(SERVICES))
     processes = [_start_service(service, port, state_dir) for service, port in zip(SERVICES, ports)]
     cluster = Cluster(state_dir=state_dir, job_endpoint=f"localhost:{ports[0]}",
                       worker_pool_endpoint=f"localhost:{ports[1]}", pids=tuple(p.pid for p in processes))

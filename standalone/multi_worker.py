@@ -12,13 +12,13 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from typing import List, Optional
 
 import charword  # noqa: F401  (sets the Keras flavour before TensorFlow loads)
+from charword.net import free_ports
 from standalone.transform import TransformedData
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,18 +27,6 @@ RESULT_ENV = "CHARWORD_TRAINING_RESULT"
 
 class ClusterTrainingError(RuntimeError):
     """A task failed or timed out; the message names its log and ends with its tail."""
-
-
-def free_ports(count: int) -> List[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1 (held open together while chosen)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def tf_configs(tasks: int) -> List[Optional[dict]]:
