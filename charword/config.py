@@ -340,7 +340,7 @@ class TrainingConfig(_Section):
 @dataclass(frozen=True)
 class NoiseConfig(_Section):
     """Training-time misspellings and the loss that teaches the char branch to read them
-    (:mod:`trainer.noise`, :mod:`trainer.robust`). Evaluation and serving never see noise.
+    (:mod:`trainer.noise`, :mod:`trainer.misspelling_losses`). Evaluation and serving never see noise.
 
     Attributes:
       rate: probability that an eligible training token (an in-vocabulary word with at

@@ -13,7 +13,7 @@ from tfx import v1 as tfx
 
 from charword.config import CharwordConfig
 from embeddings import report as inspection
-from trainer import data, distribution, export, noise, pretrained, robust
+from trainer import data, distribution, export, misspelling_losses, noise, pretrained
 from trainer.model import build_models
 from trainer.training import EpochThroughput, TrainingResult, compile_classifier, plan_training, stop_reason
 
@@ -55,12 +55,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                 plan.steps_per_epoch, plan.eval_steps, word_vocab_size, num_classes)
 
     train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch, plan.eval_steps,
-                                               keep_clean=robust.needs_clean_features(cfg))
+                                               keep_clean=misspelling_losses.needs_clean_features(cfg))
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
-        model = compile_classifier(robust.training_model(models, cfg), training)
+        model = compile_classifier(misspelling_losses.training_model(models, cfg), training)
 
     throughput = EpochThroughput(global_batch)
     stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,

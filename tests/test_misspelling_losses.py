@@ -6,7 +6,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import CharwordConfig
-from trainer import robust
+from trainer import misspelling_losses
 from trainer.model import build_models
 from trainer.training import compile_classifier
 
@@ -69,16 +69,16 @@ def test_contrastive_loss_prefers_the_right_pairs_and_is_zero_without_tokens():
     rng = np.random.default_rng(0)
     target = tf.constant(rng.normal(size=(6, 5)), tf.float32)
     words = tf.constant([1, 2, 3, 4, 5, 6], tf.int64)
-    right = robust.contrastive_loss(target, target, words)
-    shuffled = robust.contrastive_loss(tf.roll(target, 1, axis=0), target, words)
+    right = misspelling_losses.contrastive_loss(target, target, words)
+    shuffled = misspelling_losses.contrastive_loss(tf.roll(target, 1, axis=0), target, words)
     assert float(right) < float(shuffled)
-    empty = robust.contrastive_loss(tf.zeros([0, 5]), tf.zeros([0, 5]), tf.zeros([0], tf.int64))
+    empty = misspelling_losses.contrastive_loss(tf.zeros([0, 5]), tf.zeros([0, 5]), tf.zeros([0], tf.int64))
     assert float(empty) == 0.0
     # Another occurrence of the same word is no negative: counted as one, the two equal
     # rows would cost each other at least log(2).
     twice = tf.concat([target[:1], target], 0)
-    assert float(robust.contrastive_loss(twice, twice, tf.concat([words[:1], words], 0))) < 0.5 * np.log(2)
-    assert float(robust.contrastive_loss(twice, twice, tf.range(7, dtype=tf.int64))) > 2 * np.log(2) / 7
+    assert float(misspelling_losses.contrastive_loss(twice, twice, tf.concat([words[:1], words], 0))) < 0.5 * np.log(2)
+    assert float(misspelling_losses.contrastive_loss(twice, twice, tf.range(7, dtype=tf.int64))) > 2 * np.log(2) / 7
 
 
 def _noised_batches(rng, count, batch=16, tokens=6):
@@ -103,14 +103,14 @@ def _noised_batches(rng, count, batch=16, tokens=6):
 def _trainer(cfg, seed=0):
     tf.keras.utils.set_random_seed(seed)
     models = build_models(cfg.model, cfg.preprocessing, VOCAB, 2)
-    return models, compile_classifier(robust.training_model(models, cfg), cfg.training)
+    return models, compile_classifier(misspelling_losses.training_model(models, cfg), cfg.training)
 
 
 def test_aux_loss_at_weight_zero_leaves_training_as_the_plain_classifier_trains():
     cfg = _config(noise=dict(rate=0.5, aux_weight=1.0))
     (features, labels), = _noised_batches(np.random.default_rng(2), 1)
     models, trainer = _trainer(cfg)
-    weightless = robust.NoiseAwareModel(models, "token", 0.0)
+    weightless = misspelling_losses.NoiseAwareModel(models, "token", 0.0)
     compile_classifier(weightless, cfg.training)
     assert float(weightless.aux_loss(features, models.token_encoder(
         {k: features[k] for k in contract.MODEL_INPUTS}))) > 0  # computed, then weighted by 0
@@ -129,18 +129,18 @@ def test_aux_loss_at_weight_zero_leaves_training_as_the_plain_classifier_trains(
 def test_aux_loss_decreases_in_a_short_run(target):
     cfg = _config(noise=dict(rate=0.5, aux_weight=1.0, aux_target=target))
     models, trainer = _trainer(cfg)
-    assert isinstance(trainer, robust.NoiseAwareModel)
+    assert isinstance(trainer, misspelling_losses.NoiseAwareModel)
     batches = _noised_batches(np.random.default_rng(3), 20)
     dataset = tf.data.Dataset.from_tensor_slices(({name: np.stack([b[0][name] for b in batches])
                                                    for name in batches[0][0]},
                                                   np.stack([b[1] for b in batches])))
     history = trainer.fit(dataset.repeat(), epochs=8, steps_per_epoch=20, verbose=0).history
-    losses = history[robust.AUX_LOSS]
+    losses = history[misspelling_losses.AUX_LOSS]
     assert losses[-1] < 0.5 * losses[0], losses
     # Evaluation sees the classifier alone (no aux loss reported for clean batches).
     clean = tf.data.Dataset.from_tensor_slices(
         ({k: batches[0][0][k] for k in contract.MODEL_INPUTS}, batches[0][1])).batch(8)
-    assert robust.AUX_LOSS not in trainer.evaluate(clean, return_dict=True, verbose=0)
+    assert misspelling_losses.AUX_LOSS not in trainer.evaluate(clean, return_dict=True, verbose=0)
 
 
 @pytest.mark.parametrize("char_encoder, target", [("cnn", "token"), ("bilstm", "word")])
@@ -156,8 +156,8 @@ def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encode
                                  contract.NOISED: np.zeros_like(features[contract.NOISED])})
     dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(2)
     history = trainer.fit(dataset, epochs=1, verbose=0).history
-    assert history[robust.AUX_LOSS] == [0.0]
-    assert history[robust.CONSISTENCY_LOSS] == [0.0]
+    assert history[misspelling_losses.AUX_LOSS] == [0.0]
+    assert history[misspelling_losses.CONSISTENCY_LOSS] == [0.0]
     assert np.isfinite(history["loss"][0])
 
 
@@ -168,7 +168,7 @@ def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encode
 ])
 def test_aux_loss_is_off_with_the_reason_where_it_cannot_apply(sections, reason):
     cfg = _config(**sections)
-    assert reason in robust.aux_inactive_reason(cfg)
+    assert reason in misspelling_losses.aux_inactive_reason(cfg)
     models, trainer = _trainer(cfg)
     assert trainer is models.classifier
 
@@ -205,13 +205,13 @@ def test_consistency_loss_trains_word_only_too_and_brings_noised_predictions_to_
         models, trainer = _trainer(cfg)
         data = dataset if weight else dataset.map(lambda f, y: ({k: f[k] for k in contract.MODEL_INPUTS}, y))
         history = trainer.fit(data.repeat(), epochs=3, steps_per_epoch=20, verbose=0).history
-        probe = robust.NoiseAwareModel(models, "token", 0.0, consistency_weight=1.0)
+        probe = misspelling_losses.NoiseAwareModel(models, "token", 0.0, consistency_weight=1.0)
         noised = models.classifier({k: held_out[k] for k in contract.MODEL_INPUTS})
         gaps[weight] = float(probe.consistency_loss(held_out, noised))
         if weight:
-            assert isinstance(trainer, robust.NoiseAwareModel) and trainer.weight == 0.0
-            assert robust.needs_clean_features(cfg)
-            assert robust.CONSISTENCY_LOSS in history and robust.AUX_LOSS not in history
+            assert isinstance(trainer, misspelling_losses.NoiseAwareModel) and trainer.weight == 0.0
+            assert misspelling_losses.needs_clean_features(cfg)
+            assert misspelling_losses.CONSISTENCY_LOSS in history and misspelling_losses.AUX_LOSS not in history
         else:
             assert trainer is models.classifier
     assert gaps[5.0] < 0.5 * gaps[0.0], gaps
