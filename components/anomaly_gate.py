@@ -5,6 +5,7 @@ runs before Transform (a task dependency) and fails on any anomaly, so nothing
 downstream (Transform, Trainer, Pusher) runs on bad data. Reports are read through
 TFX's fileio, so the anomalies may be on ``gs://`` (Kubeflow).
 """
+import logging
 import os
 from typing import List
 
@@ -20,10 +21,14 @@ class DataAnomaliesError(RuntimeError):
     """The data does not match the schema; the message lists anomalies and the report."""
 
 
+def _split_dirs(anomalies: tfx.types.standard_artifacts.ExampleAnomalies) -> List[str]:
+    return sorted(fileio.glob(os.path.join(anomalies.uri, "Split-*")))
+
+
 def read_anomalies(anomalies: tfx.types.standard_artifacts.ExampleAnomalies) -> List[str]:
     """One line per anomaly: ``split: feature: description``, with the report path."""
     found = []
-    for split_dir in sorted(fileio.glob(os.path.join(anomalies.uri, "Split-*"))):
+    for split_dir in _split_dirs(anomalies):
         split = os.path.basename(split_dir)[len("Split-"):]
         report = os.path.join(split_dir, ANOMALIES_FILE)
         anomalies = anomalies_pb2.Anomalies()
@@ -45,3 +50,4 @@ def AnomalyGate(  # pylint: disable=invalid-name
     if found:
         raise DataAnomaliesError("ExampleValidator found anomalies; the run stops before Transform and Trainer:\n  "
                                  + "\n  ".join(found))
+    logging.info("AnomalyGate: ExampleValidator found no anomalies in %d split(s)", len(_split_dirs(anomalies)))

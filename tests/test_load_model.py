@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -13,14 +15,26 @@ def _run(script, *args):
 
 
 def test_load_model_answers_predict_text_in_a_fresh_process(trained_model):
+    """A fresh process gets what the trained model says here: the learnt class of an
+    opinion word of each class, with the same probabilities."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    import charword  # pylint: disable=import-outside-toplevel
+    from charword import contract  # pylint: disable=import-outside-toplevel
+    texts = ["the plot was superb .", "the plot was dreadful ."]
     script = ("import sys, charword, tensorflow as tf\n"
               "from charword import contract\n"
               "model = charword.load_model(sys.argv[1])\n"
-              "out = model.signatures[contract.PREDICT_TEXT](**{contract.TEXT_INPUT: tf.constant(['superb'])})\n"
-              "print(out[contract.LABEL].numpy()[0].decode())\n")
-    done = _run(script, trained_model.model_dir)
+              "out = model.signatures[contract.PREDICT_TEXT](**{contract.TEXT_INPUT: tf.constant(sys.argv[2:])})\n"
+              "print(' '.join(label.decode() for label in out[contract.LABEL].numpy()))\n"
+              "print(' '.join(repr(float(p)) for p in out[contract.PROBABILITIES].numpy().ravel()))\n")
+    done = _run(script, trained_model.model_dir, *texts)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] in ("positive", "negative")
+    labels, probabilities = done.stdout.strip().splitlines()[-2:]
+    assert labels.split() == ["positive", "negative"]
+    here = charword.load_model(trained_model.model_dir).signatures[contract.PREDICT_TEXT](
+        **{contract.TEXT_INPUT: tf.constant(texts)})[contract.PROBABILITIES].numpy().ravel()
+    assert [float(p) for p in probabilities.split()] == pytest.approx(here.tolist(), abs=1e-6)
 
 
 def test_plain_tensorflow_without_tf_text_names_the_missing_op(trained_model):
