@@ -202,7 +202,7 @@ class ModelConfig(_Section):
     variant: str = "hybrid"
     word_dim: int = 64
     char_dim: int = 16
-    char_encoder: str = "cnn"
+    char_encoder: str = "ngrams"
     char_filters: Tuple[Tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 64), (5, 64))
     char_lstm_units: int = 64
     char_ngrams: Tuple[int, int] = (3, 6)
@@ -373,7 +373,7 @@ class NoiseConfig(_Section):
     lexicon: Optional[str] = None
     lexicon_share: float = 0.5
     synthetic_per_word: int = 8
-    aux_weight: float = 1.0
+    aux_weight: float = 0.0
     consistency_weight: float = 0.0
     aux_target: str = "token"
 

@@ -52,7 +52,7 @@ def _small_config(**model):
 
 
 @pytest.mark.parametrize("sentence_encoder", ["bilstm", "cnn"])
-@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm"])
+@pytest.mark.parametrize("char_encoder", ["cnn", "bilstm", "ngrams"])
 def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder):
     cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder)
     classifier = build_models(cfg.model, cfg.preprocessing, word_vocab_size=50, num_classes=3).classifier

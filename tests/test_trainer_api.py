@@ -121,8 +121,10 @@ def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
     assert "loss=" in lines[0] and "accuracy=" in lines[0]
 
 
-@pytest.mark.parametrize("char_encoder,layer_name", [("cnn", "char_cnn"), ("bilstm", "char_bilstm")])
-def test_char_encoder_is_the_classifiers_char_branch(char_encoder, layer_name):
+@pytest.mark.parametrize("char_encoder,layer_names", [("cnn", ("char_embedding", "char_cnn")),
+                                                      ("bilstm", ("char_embedding", "char_bilstm")),
+                                                      ("ngrams", ("char_ngrams",))])
+def test_char_encoder_is_the_classifiers_char_branch(char_encoder, layer_names):
     cfg = _small_cfg(char_encoder=char_encoder)
     inputs = model_inputs()
     assert set(inputs) == {contract.WORD_IDS, contract.CHAR_IDS}
@@ -130,7 +132,7 @@ def test_char_encoder_is_the_classifiers_char_branch(char_encoder, layer_name):
     char_ids, _ = _batch(rows=2, tokens=7, chars=9)
     assert encoder(char_ids[contract.CHAR_IDS]).shape == (2, 7, cfg.model.char_output_dim)
     classifier = build_models(cfg.model, cfg.preprocessing, 20, 2).classifier
-    for name in ("char_embedding", layer_name):
+    for name in layer_names:
         assert encoder.get_layer(name).get_config() == classifier.get_layer(name).get_config()
 
 
