@@ -305,6 +305,10 @@ class TrainingConfig(_Section):
       max_eval_examples: the eval examples a check reads at most when ``eval_steps`` is
         ``None``.
       early_stopping_patience: checks without a lower eval loss before training stops.
+      plateau_lr_factor: > 0: a check without a lower eval loss also takes the model back
+        to the weights of the best check and multiplies the learning rate by this factor,
+        so the next pass starts from the best point at a smaller step; 0: the learning
+        rate stays.
       seed: seeds the weights' initialisation, the order of the training examples, the
         training noise and the pretrained-vector rows of words the file lacks.
       deterministic: TensorFlow op determinism: the same seed, data and configuration give
@@ -322,6 +326,7 @@ class TrainingConfig(_Section):
     eval_steps: Optional[int] = None
     max_eval_examples: int = 10_000
     early_stopping_patience: int = 2
+    plateau_lr_factor: float = 0.0
     seed: int = 42
     deterministic: bool = True
     projector_words: int = 0
@@ -333,6 +338,8 @@ class TrainingConfig(_Section):
             _require(value is None or (isinstance(value, int) and value > 0), f"training.{name}",
                      "must be an integer > 0 or null", value)
         _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
+        _require(0.0 <= self.plateau_lr_factor < 1.0, "training.plateau_lr_factor", "must be in [0, 1)",
+                 self.plateau_lr_factor)
         _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",
                  "must be an integer >= 0", self.projector_words)
 

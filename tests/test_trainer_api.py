@@ -18,7 +18,7 @@ from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.optimizers import LazyAdam
-from trainer.training import EpochThroughput, compile_classifier, plan_training, stop_reason
+from trainer.training import EpochThroughput, PlateauRollback, compile_classifier, plan_training, stop_reason
 
 
 @pytest.mark.parametrize("examples,overrides,expected", [
@@ -223,3 +223,23 @@ def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
         if step == 1:
             after_first = table.numpy()
     np.testing.assert_array_equal(table.numpy()[[0, 1, 3]], after_first[[0, 1, 3]])  # not in the second batch
+
+
+def test_plateau_rollback_returns_to_the_best_weights_at_a_smaller_learning_rate(caplog):
+    cfg = _small_cfg()
+    model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier,
+                               TrainingConfig(learning_rate=0.01))
+    rollback = PlateauRollback(0.25)
+    rollback.set_model(model)
+    best = model.get_weights()
+    rollback.on_epoch_end(0, {"val_loss": 1.0})
+    model.set_weights([w + 1.0 for w in best])
+    rollback.on_epoch_end(1, {"val_loss": 0.9})  # an improvement: these weights are the best now
+    improved = model.get_weights()
+    model.set_weights(best)
+    with caplog.at_level(logging.INFO, logger=PlateauRollback.__module__):
+        rollback.on_epoch_end(2, {"val_loss": 0.95})
+    for got, want in zip(model.get_weights(), improved):
+        np.testing.assert_array_equal(got, want)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0025)
+    assert "check 3: val_loss 0.9500 is no lower than 0.9000: back to the best weights" in caplog.text

@@ -15,7 +15,14 @@ from charword.config import CharwordConfig
 from embeddings import report as inspection
 from trainer import data, distribution, export, misspelling_losses, noise, pretrained
 from trainer.model import build_models
-from trainer.training import EpochThroughput, TrainingResult, compile_classifier, plan_training, stop_reason
+from trainer.training import (
+    EpochThroughput,
+    PlateauRollback,
+    TrainingResult,
+    compile_classifier,
+    plan_training,
+    stop_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +82,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         callbacks=[
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
             stopping,
+            *([PlateauRollback(training.plateau_lr_factor)] if training.plateau_lr_factor else []),
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
         ],

@@ -121,6 +121,32 @@ class EpochThroughput(keras.callbacks.Callback):
                     ", ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items()))
 
 
+class PlateauRollback(keras.callbacks.Callback):
+    """After a check whose eval loss is not the lowest so far, goes back to the weights of
+    the best check and multiplies the learning rate by ``factor`` (so the next pass
+    starts from the best point with a smaller step). Logs each rollback."""
+
+    def __init__(self, factor: float, monitor: str = "val_loss"):
+        super().__init__()
+        self.factor = factor
+        self.monitor = monitor
+        self.best = float("inf")
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if value < self.best:
+            self.best, self.best_weights = value, self.model.get_weights()
+            return
+        self.model.set_weights(self.best_weights)
+        rate = self.model.optimizer.learning_rate
+        rate.assign(rate * self.factor)
+        logger.info("check %d: %s %.4f is no lower than %.4f: back to the best weights, learning rate %.2e",
+                    epoch + 1, self.monitor, value, self.best, float(rate.numpy()))
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
     """What ``run_fn`` returns (the TFX Trainer ignores it; benchmarks and tests read it)
