@@ -40,21 +40,12 @@ NEGATIVE_WORDS = ("terrible", "horrible", "dreadful", "awful", "boring", "disapp
 SUBJECTS = ("the movie", "this film", "the plot", "the acting", "the soundtrack", "the ending")
 
 
-def typo(word, rng):
-    """One character-level typo: drop, double or swap a letter."""
-    i = rng.randrange(1, len(word) - 1)
-    kind = rng.choice(("drop", "double", "swap"))
-    if kind == "drop":
-        return word[:i] + word[i + 1:]
-    if kind == "double":
-        return word[:i] + word[i] + word[i:]
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-
-
 def learnable_pairs(count, seed, typo_rate=0.3):
     """A small sentiment task a model learns in a few hundred steps; a share of the
     opinion words carry a typo, so they are rare and the char branch has to learn."""
     import random  # pylint: disable=import-outside-toplevel
+
+    from charword.demo_data import typo  # pylint: disable=import-outside-toplevel
     rng = random.Random(seed)
     pairs = []
     for _ in range(count):
