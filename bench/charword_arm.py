@@ -5,6 +5,7 @@ is measured). Each step runs in a forked process (:mod:`bench.processes`) and le
 interrupted benchmark loses no finished work.
 """
 import json
+import logging
 import os
 import shutil
 from typing import Dict, List, Optional, Sequence
@@ -63,6 +64,8 @@ def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: s
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     progress(f"  {label}: run_fn")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("trainer").setLevel(logging.INFO)  # the step's log shows the Trainer's own lines
     result = task.run_fn(make_fn_args(TransformedData(*data), cfg, work_dir))
     progress(f"  {label}: {result.steps} steps ({result.passes:.1f} passes) in {result.wall_s:.0f} s, "
              f"{result.stop_reason}")
