@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from typing import Dict, List, Optional, Sequence
 
 import charword
@@ -75,10 +76,9 @@ def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: s
                                    "train_examples": result.train_examples})
 
 
-def predict(model_dir: str, texts: Sequence[str]) -> List[str]:
-    """The label ``predict_text`` gives each text."""
+def predict(signature, texts: Sequence[str]) -> List[str]:
+    """The label the ``predict_text`` signature gives each text."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
     labels: List[str] = []
     for start in range(0, len(texts), BATCH):
         out = signature(**{contract.TEXT_INPUT: tf.constant(list(texts[start:start + BATCH]))})
@@ -87,8 +87,14 @@ def predict(model_dir: str, texts: Sequence[str]) -> List[str]:
 
 
 def score_step(model_dir: str, sets: Dict[str, Sequence[str]]) -> Dict[str, List[str]]:
-    """The predicted labels of every text set (``{name: texts}``)."""
-    return {name: predict(model_dir, texts) for name, texts in sets.items()}
+    """The predicted labels of every text set (``{name: texts}``), the model loaded once."""
+    started = time.perf_counter()
+    signature = charword.load_model(model_dir).signatures[contract.PREDICT_TEXT]
+    loaded = time.perf_counter()
+    predictions = {name: predict(signature, texts) for name, texts in sets.items()}
+    print(f"loaded in {loaded - started:.0f} s, scored {sum(map(len, sets.values()))} texts in "
+          f"{time.perf_counter() - loaded:.0f} s", flush=True)
+    return predictions
 
 
 def has_oov(graph_dir: str, texts: Sequence[str]) -> List[bool]:
