@@ -134,6 +134,7 @@ WORD_VECTORS_MODES = ("frozen", "trainable", "frozen_then_trainable")
 SENTENCE_PATHS = ("none", "concat", "gated")
 SENTENCE_TUNINGS = ("frozen", "trainable")
 SENTENCE_PLACEMENTS = ("transform", "model")
+CHECK_METRICS = ("loss", "accuracy")
 # The model fields Transform reads (see CharwordConfig.transform_config).
 SENTENCE_TRANSFORM_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces")
 
@@ -286,9 +287,9 @@ class TrainingConfig(_Section):
     """Training loop settings.
 
     The budget is sized to the data: training makes up to ``max_epochs`` passes over the
-    train split and checks the loss on the eval split after each pass; it stops when that
-    loss has not improved for ``early_stopping_patience`` checks and keeps the weights of
-    the best check. ``train_steps`` replaces the passes by a fixed number of steps (still
+    train split and checks the eval split after each pass; it stops when the checked
+    metric (``check_metric``) has not improved for ``early_stopping_patience`` checks and
+    keeps the weights of the best check. ``train_steps`` replaces the passes by a fixed number of steps (still
     checked once per pass, or once at the end when shorter than a pass).
 
     ``batch_size`` is per replica: the global batch is ``batch_size`` times the number
@@ -304,8 +305,10 @@ class TrainingConfig(_Section):
         split, up to ``max_eval_examples`` examples (the same examples at every check).
       max_eval_examples: the eval examples a check reads at most when ``eval_steps`` is
         ``None``.
-      early_stopping_patience: checks without a lower eval loss before training stops.
-      plateau_lr_factor: > 0: a check without a lower eval loss also takes the model back
+      check_metric: what a check compares: ``loss`` (the eval split's cross-entropy, lower
+        is better) or ``accuracy`` (higher is better).
+      early_stopping_patience: checks without improvement before training stops.
+      plateau_lr_factor: > 0: a check without improvement also takes the model back
         to the weights of the best check and multiplies the learning rate by this factor,
         so the next pass starts from the best point at a smaller step; 0: the learning
         rate stays.
@@ -325,6 +328,7 @@ class TrainingConfig(_Section):
     train_steps: Optional[int] = None
     eval_steps: Optional[int] = None
     max_eval_examples: int = 10_000
+    check_metric: str = "loss"
     early_stopping_patience: int = 2
     plateau_lr_factor: float = 0.0
     seed: int = 42
@@ -338,6 +342,7 @@ class TrainingConfig(_Section):
             _require(value is None or (isinstance(value, int) and value > 0), f"training.{name}",
                      "must be an integer > 0 or null", value)
         _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
+        _one_of("training", "check_metric", self.check_metric, CHECK_METRICS)
         _require(0.0 <= self.plateau_lr_factor < 1.0, "training.plateau_lr_factor", "must be in [0, 1)",
                  self.plateau_lr_factor)
         _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",

@@ -18,7 +18,14 @@ from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.optimizers import LazyAdam
-from trainer.training import EpochThroughput, PlateauRollback, compile_classifier, plan_training, stop_reason
+from trainer.training import (
+    EpochThroughput,
+    PlateauRollback,
+    check_monitor,
+    compile_classifier,
+    plan_training,
+    stop_reason,
+)
 
 
 @pytest.mark.parametrize("examples,overrides,expected", [
@@ -57,7 +64,8 @@ def test_plan_training_refuses_an_empty_split(train_examples, eval_examples, spl
 
 def test_stop_reason_says_why_and_which_weights():
     plan = plan_training(1000, 500, 32, TrainingConfig(max_epochs=6))
-    assert stop_reason(plan, 4, 1, False) == "early stopping: the eval loss stopped falling (weights of check 2 kept)"
+    assert stop_reason(plan, 4, 1, False) == "early stopping: the eval loss stopped improving (weights of check 2 kept)"
+    assert stop_reason(plan, 4, 1, False, "accuracy").startswith("early stopping: the eval accuracy stopped")
     assert stop_reason(plan, 6, 5, False) == "reached 6 passes (max_epochs) (last weights kept)"
     steps = plan_training(1000, 500, 32, TrainingConfig(train_steps=64))
     assert stop_reason(steps, 2, 0, True) == "reached the step budget (64 steps) (weights of check 1 kept)"
@@ -242,4 +250,19 @@ def test_plateau_rollback_returns_to_the_best_weights_at_a_smaller_learning_rate
     for got, want in zip(model.get_weights(), improved):
         np.testing.assert_array_equal(got, want)
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0025)
-    assert "check 3: val_loss 0.9500 is no lower than 0.9000: back to the best weights" in caplog.text
+    assert "check 3: val_loss 0.9500 does not improve on 0.9000: back to the best weights" in caplog.text
+
+
+def test_plateau_rollback_on_accuracy_counts_higher_as_better():
+    cfg = _small_cfg()
+    model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier,
+                               TrainingConfig(learning_rate=0.01))
+    monitor, mode = check_monitor(TrainingConfig(check_metric="accuracy"))
+    assert (monitor, mode) == ("val_accuracy", "max")
+    rollback = PlateauRollback(0.5, monitor, mode)
+    rollback.set_model(model)
+    rollback.on_epoch_end(0, {"val_accuracy": 0.6})
+    rollback.on_epoch_end(1, {"val_accuracy": 0.7})  # better: no rollback
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+    rollback.on_epoch_end(2, {"val_accuracy": 0.65})
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.005)

@@ -19,6 +19,7 @@ from trainer.training import (
     EpochThroughput,
     PlateauRollback,
     TrainingResult,
+    check_monitor,
     compile_classifier,
     plan_training,
     stop_reason,
@@ -70,7 +71,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         model = compile_classifier(misspelling_losses.training_model(models, cfg), training)
 
     throughput = EpochThroughput(global_batch)
-    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,
+    monitor, mode = check_monitor(training)
+    stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=training.early_stopping_patience,
                                              restore_best_weights=True)
     started = time.perf_counter()
     history = model.fit(
@@ -82,7 +84,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         callbacks=[
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
             stopping,
-            *([PlateauRollback(training.plateau_lr_factor)] if training.plateau_lr_factor else []),
+            *([PlateauRollback(training.plateau_lr_factor, monitor, mode)] if training.plateau_lr_factor else []),
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
         ],
@@ -97,7 +99,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         passes=epochs_run * plan.steps_per_epoch * global_batch / plan.train_examples,
         best_check=stopping.best_epoch + 1,
         stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch,
-                                budget_is_steps=bool(fn_args.train_steps or training.train_steps)),
+                                budget_is_steps=bool(fn_args.train_steps or training.train_steps),
+                                metric=training.check_metric),
         train_examples=plan.train_examples, eval_examples_checked=min(plan.eval_examples,
                                                                       plan.eval_steps * global_batch),
         wall_s=wall_s)

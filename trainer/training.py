@@ -67,11 +67,12 @@ def plan_training(train_examples: int, eval_examples: int, global_batch: int, tr
     return TrainingPlan(steps_per_epoch, epochs, checked, train_examples, eval_examples)
 
 
-def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_steps: bool) -> str:
+def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_steps: bool,
+                metric: str = "loss") -> str:
     """Why training ended, for logs and the run summary."""
     kept = f"weights of check {best_epoch + 1} kept" if best_epoch + 1 < epochs_run else "last weights kept"
     if epochs_run < plan.epochs:
-        return f"early stopping: the eval loss stopped falling ({kept})"
+        return f"early stopping: the eval {metric} stopped improving ({kept})"
     limit = f"the step budget ({plan.max_steps} steps)" if budget_is_steps else f"{plan.epochs} passes (max_epochs)"
     return f"reached {limit} ({kept})"
 
@@ -121,15 +122,22 @@ class EpochThroughput(keras.callbacks.Callback):
                     ", ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items()))
 
 
-class PlateauRollback(keras.callbacks.Callback):
-    """After a check whose eval loss is not the lowest so far, goes back to the weights of
-    the best check and multiplies the learning rate by ``factor`` (so the next pass
-    starts from the best point with a smaller step). Logs each rollback."""
+def check_monitor(training: TrainingConfig) -> Tuple[str, str]:
+    """``(Keras log key, "min" or "max")`` of what each check of the eval split compares."""
+    return ("val_loss", "min") if training.check_metric == "loss" else ("val_accuracy", "max")
 
-    def __init__(self, factor: float, monitor: str = "val_loss"):
+
+class PlateauRollback(keras.callbacks.Callback):
+    """After a check that does not improve on the best so far (``monitor`` lower for
+    ``mode`` ``min``, higher for ``max``), goes back to the weights of the best check and
+    multiplies the learning rate by ``factor``, so the next pass starts from the best
+    point with a smaller step. Logs each rollback."""
+
+    def __init__(self, factor: float, monitor: str = "val_loss", mode: str = "min"):
         super().__init__()
         self.factor = factor
         self.monitor = monitor
+        self.sign = 1.0 if mode == "min" else -1.0
         self.best = float("inf")
         self.best_weights = None
 
@@ -137,14 +145,14 @@ class PlateauRollback(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
-        if value < self.best:
-            self.best, self.best_weights = value, self.model.get_weights()
+        if self.sign * value < self.best:
+            self.best, self.best_weights = self.sign * value, self.model.get_weights()
             return
         self.model.set_weights(self.best_weights)
         rate = self.model.optimizer.learning_rate
         rate.assign(rate * self.factor)
-        logger.info("check %d: %s %.4f is no lower than %.4f: back to the best weights, learning rate %.2e",
-                    epoch + 1, self.monitor, value, self.best, float(rate.numpy()))
+        logger.info("check %d: %s %.4f does not improve on %.4f: back to the best weights, learning rate %.2e",
+                    epoch + 1, self.monitor, value, self.sign * self.best, float(rate.numpy()))
 
 
 @dataclasses.dataclass(frozen=True)
