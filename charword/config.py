@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
+
+from charword.config_types import WrongType, check
 
 
 class ConfigError(ValueError):
@@ -32,9 +35,18 @@ def _positive(section: str, obj: Any, *names: str) -> None:
 
 
 class _Section:
-    """A config section checks its values as soon as it is built."""
+    """A config section checks its values as soon as it is built: first each field's type
+    (its annotation, strictly: see :mod:`charword.config_types`), then :meth:`validate`."""
 
     def __post_init__(self) -> None:
+        section = _SECTION_NAMES[type(self)]
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):
+            try:
+                value = check(getattr(self, item.name), hints[item.name], f"{section}.{item.name}")
+            except WrongType as error:
+                raise ConfigError(str(error)) from None
+            object.__setattr__(self, item.name, value)  # lists as tuples, ints as floats
         self.validate()
 
     def validate(self) -> None:  # pragma: no cover - every section overrides it
@@ -490,6 +502,7 @@ _SECTIONS = {
     "evaluation": EvaluationConfig,
     "pipeline": PipelineConfig,
 }
+_SECTION_NAMES = {section_cls: name for name, section_cls in _SECTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -518,6 +531,8 @@ class CharwordConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":
         """Builds a config from :meth:`to_dict` output; unknown keys are errors."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"the configuration must be an object of sections, got {values!r}")
         sections = {}
         for name, section_cls in _SECTIONS.items():
             sections[name] = _section_from_dict(name, section_cls, values.get(name, {}))
@@ -537,16 +552,12 @@ class CharwordConfig:
 
 
 def _section_from_dict(name: str, section_cls: type, values: Dict[str, Any]) -> Any:
-    known = {f.name: f for f in dataclasses.fields(section_cls)}
-    unknown = set(values) - set(known)
+    if not isinstance(values, dict):
+        raise ConfigError(f"{name} must be an object of {name} fields, got {values!r}")
+    unknown = set(values) - {f.name for f in dataclasses.fields(section_cls)}
     if unknown:
         raise ConfigError(f"unknown field(s) in {name}: {sorted(unknown)}")
-    converted = {}
-    for key, value in values.items():
-        if isinstance(value, list):  # JSON turns tuples into lists
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        converted[key] = value
-    return section_cls(**converted)
+    return section_cls(**values)
 
 
 def load_config(path: Optional[str] = None,
