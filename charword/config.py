@@ -71,8 +71,12 @@ class DataConfig(_Section):
         cell stops staging with a message naming its file, row and column.
       max_text_chars: longer texts are cut to this many characters when staged (and
         counted); it must stay under CsvExampleGen's 131,072-character cell limit.
-      eval_buckets: ExampleGen hash buckets given to the eval split (out of
-        ``train_buckets + eval_buckets``).
+      train_buckets, eval_buckets: the split of the data when no ``eval_data`` is given:
+        staging hashes each text into one of ``train_buckets + eval_buckets`` buckets and
+        writes the rows of the last ``eval_buckets`` as the eval split; a class none of
+        whose rows hashed into train stays wholly in train (see charword/staging.py).
+      min_class_rows: every class needs at least this many rows of the (training) data;
+        staging stops and lists the rarer classes otherwise.
       eval_data: a CSV/TSV file or directory the user holds out (e.g. a dev set): when
         given, ExampleGen takes it as the eval split (same columns and staging checks)
         and all of the main data trains; ``None`` splits the main data by hash buckets.
@@ -86,6 +90,7 @@ class DataConfig(_Section):
     max_text_chars: int = 100_000
     train_buckets: int = 4
     eval_buckets: int = 1
+    min_class_rows: int = 10
     eval_data: Optional[str] = None
 
     def validate(self) -> None:
@@ -97,7 +102,7 @@ class DataConfig(_Section):
                  "data.delimiter", "must be one character other than a quote or a line break", self.delimiter)
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
-        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
+        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets", "min_class_rows")
         _require(self.eval_data is None or bool(self.eval_data), "data.eval_data",
                  "must be a path or null (hash split)", self.eval_data)
         _require(isinstance(self.max_text_chars, int) and 0 < self.max_text_chars <= 131_072,

@@ -19,6 +19,7 @@ from typing import Optional, Tuple
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from charword import staging
 from charword.config import CharwordConfig
 from components.anomaly_gate import AnomalyGate
 from components.misspelling_check import MisspellingCheck
@@ -36,14 +37,20 @@ RESOLVER_ID = "latest_blessed_model_resolver"
 MISSPELLING_CHECK_ID = "MisspellingCheck"
 
 
+def staged_splits_config() -> example_gen_pb2.Input:
+    """ExampleGen's input config for a data root that holds the splits as folders,
+    ``train/*.csv`` and ``eval/*.csv`` (what :mod:`charword.staging` writes)."""
+    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*.csv")
+                                         for split in staging.SPLITS])
+
+
 def example_gen_configs(cfg: CharwordConfig) -> Tuple[example_gen_pb2.Input, Optional[example_gen_pb2.Output]]:
-    """ExampleGen's input and output split configs: with ``data.eval_data``, the staged
-    ``train/`` and ``eval/`` folders under the data root are the two splits (no output
-    config); without it, every ``*.csv`` of the data root, hash-split into train and eval."""
+    """ExampleGen's input and output split configs on Kubeflow: with ``data.eval_data``,
+    the ``train/`` and ``eval/`` folders under the data root are the two splits (no output
+    config); without it, every ``*.csv`` of the data root, hash-split into train and eval.
+    Local runs always read the folders their staging wrote."""
     if cfg.data.eval_data:
-        return example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*.csv")
-            for split in layout.SPLITS]), None
+        return staged_splits_config(), None
     return (example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]),
             example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
                 example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),

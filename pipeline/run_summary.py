@@ -199,9 +199,13 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "
                      f"{staged['rows_dropped']} dropped, {staged['rows_truncated']} cut to max_text_chars "
                      f"(report: {staged['report']})")
+        if staged.get("multiline_cells"):
+            lines.append(f"  warning: {staged['multiline_cells']} cell(s) span lines, first: "
+                         f"{staged['first_multiline_cell']} (a quote left open by a broken export?)")
         held_out = staged.get("eval")
         lines.append(f"  eval split: {held_out['rows_kept']} of {held_out['rows_read']} rows of {held_out['source']}"
-                     if held_out else "  eval split: hash buckets of the data")
+                     if held_out else f"  eval split: {staged['split']['eval']} rows (stratified hash buckets of the "
+                                      f"data; {staged['split']['train']} train)")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
     if summary.word_vectors:
