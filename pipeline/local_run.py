@@ -2,23 +2,27 @@
 
 One run at a time per pipeline: a lock file under the output directory makes a second
 concurrent run refuse at once, so two runs never write the same push.
+
+TFX, TFMA and TFDV are imported only once staging has accepted the data, so that bad
+input is refused in seconds rather than after their imports.
 """
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import logging
 import os
 import time
-from typing import Callable, Iterator
-
-from tfx import v1 as tfx
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from charword import staging
 from charword.config import CharwordConfig, DataConfig
 from charword.data import StagedData
-from pipeline import layout, schema_pinning
+from pipeline import layout
 from pipeline.beam_args import check_job_endpoint, resolve_beam_args
-from pipeline.pipeline import create_pipeline, staged_splits_config
-from pipeline.run_summary import RunSummary, summarize
+
+if TYPE_CHECKING:
+    from pipeline.run_summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,12 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
     layout.check_writable(cfg.pipeline)
     progress(f"Reading {source}" + (f" (train) and {cfg.data.eval_data} (eval)" if cfg.data.eval_data else ""))
     prepared = staging.prepare(source, cfg.data)
+    # pylint: disable=import-outside-toplevel  (see the module docstring)
+    from tfx import v1 as tfx
+
+    from pipeline import schema_pinning
+    from pipeline.pipeline import create_pipeline, staged_splits_config
+    from pipeline.run_summary import summarize
     with exclusive_run(cfg):
         staged = staging.write(prepared, layout.staged_data_dir(cfg.pipeline))
         progress(describe_staging(staged))
