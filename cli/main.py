@@ -97,6 +97,7 @@ def _configure_logging(verbose: bool) -> None:
         from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
         absl_logging.set_verbosity(absl_logging.ERROR)
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("charword", "pipeline", "trainer", "components", "serving"):
