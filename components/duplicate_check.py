@@ -82,7 +82,7 @@ def DuplicateCheck(  # pylint: disable=invalid-name
         push_dir: tfx.dsl.components.Parameter[str]) -> None:
     """Blesses as ``model_blessing`` did, unless the candidate is the model serving under ``push_dir``."""
     blessed, duplicate_of = model_blessing.get_int_custom_property("blessed") == 1, ""
-    reason = "not blessed: the candidate failed a quality gate"
+    reason = "the Evaluator or the misspelling check did not bless this model"
     if blessed:
         blessed, reason, duplicate_of = verdict(path_utils.serving_model_path(model.uri), push_dir)
     io_utils.write_string_file(os.path.join(blessing.uri, BLESSED_FILE if blessed else NOT_BLESSED_FILE), reason)
