@@ -579,7 +579,10 @@ def load_config(path: Optional[str] = None,
             raise ConfigError(f"cannot read the configuration file {path}: {error}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"the configuration file {path} must hold a JSON object of sections")
-        cfg = CharwordConfig.from_dict(values)
+        try:
+            cfg = CharwordConfig.from_dict(values)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     given = {section: {key: value for key, value in fields.items() if value is not None}
              for section, fields in (overrides or {}).items()}
     return cfg.replace(**{section: fields for section, fields in given.items() if fields})

@@ -67,7 +67,7 @@ RUN_CASES = {
     "config-not-json": ({"c.json": _bytes(b"{training: 5")}, ["--config", "{dir}/c.json"], 2,
                         ["cannot read the configuration file", "c.json"]),
     "config-string-bool": ({"c.json": _config({"preprocessing": {"lowercase": "no"}})}, ["--config", "{dir}/c.json"],
-                           2, ["preprocessing.lowercase must be true or false, got 'no'"]),
+                           2, ["c.json: preprocessing.lowercase must be true or false, got 'no'"]),
     "config-string-cache": ({"c.json": _config({"pipeline": {"enable_cache": "false"}})},
                             ["--config", "{dir}/c.json"], 2, ["pipeline.enable_cache must be true or false"]),
     "config-bool-int": ({"c.json": _config({"training": {"batch_size": True}})}, ["--config", "{dir}/c.json"], 2,
@@ -123,6 +123,12 @@ def serving_output(tmp_path, monkeypatch):
     (output / "serving" / "charword" / "1").mkdir(parents=True)
     (output / "serving" / "charword" / "1" / "saved_model.pb").write_bytes(b"the serving model")
     return output
+
+
+def test_a_small_step_budget_is_a_valid_configuration():
+    args = cli.build_parser().parse_args(["run", "--train-steps", "3"])
+    cfg = cli.config_from_args(args)
+    assert cfg.training.train_steps == 3 and cfg.training.max_epochs == 10
 
 
 def _check(capsys, code, expected_code, words):
