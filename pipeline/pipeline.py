@@ -4,8 +4,9 @@
       there is one) ─ AnomalyGate ─ Transform ─ Trainer ─ Evaluator (vs. the latest blessed
       model) ─ MisspellingCheck ─ DuplicateCheck ─ ServableCheck | InfraValidator ─ Pusher
 
-ExampleGen hash-splits the data into train and eval, or, with ``data.eval_data``, takes
-the user's held-out file as the eval split. MisspellingCheck (when
+Local runs read the train and eval splits staging wrote (:func:`staged_splits_config`);
+on Kubeflow ExampleGen hash-splits the data root's CSV by default, or reads ``train/`` and
+``eval/`` folders (:func:`example_gen_configs`). MisspellingCheck (when
 ``evaluation.misspelled_fraction`` > 0) scores the candidate on misspelled eval text and
 may refuse the blessing (``evaluation.min_misspelled_accuracy``). DuplicateCheck passes the
 blessing on unless the candidate is the model already serving (a cached Trainer's output,
