@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,15 @@ def serving_output(tmp_path, monkeypatch):
     (output / "serving" / "charword" / "1").mkdir(parents=True)
     (output / "serving" / "charword" / "1" / "saved_model.pb").write_bytes(b"the serving model")
     return output
+
+
+def test_a_100k_row_file_is_refused_within_15_seconds(tmp_path, serving_output, capsys):
+    _csv(tmp_path / "big.csv", [(f"review {i} of the film", "pos" if i % 2 else "neg") for i in range(100_000)]
+         + [("a lone review", "neutral")])
+    started = time.monotonic()
+    code = cli.main(["run", "--data", str(tmp_path / "big.csv"), "--output-dir", str(serving_output)])
+    assert time.monotonic() - started < 15
+    _check(capsys, code, 1, ["1 of 3 classes has fewer than data.min_class_rows=10 rows", "'neutral' (1 row)"])
 
 
 def test_a_small_step_budget_is_a_valid_configuration():
