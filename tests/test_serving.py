@@ -180,6 +180,7 @@ def test_status_metadata_and_predictions(served):
 def test_empty_texts_are_flagged(served, capsys, monkeypatch):
     from cli import main as cli  # pylint: disable=import-outside-toplevel
     monkeypatch.delenv("PYTHONWARNINGS", raising=False)  # restored afterwards: the CLI sets it for its children
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))  # the CLI sets it too
     texts = ["", " \t\u3000 ", "the movie was wonderful ."]
     rows = httpx.post(f"{served.url}{PREDICT}", json={"instances": texts}).json()["predictions"]
     assert [row["empty"] for row in rows] == [True, True, False]
