@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
+
+from charword.config_types import WrongType, check
 
 
 class ConfigError(ValueError):
@@ -32,9 +35,18 @@ def _positive(section: str, obj: Any, *names: str) -> None:
 
 
 class _Section:
-    """A config section checks its values as soon as it is built."""
+    """A config section checks its values as soon as it is built: first each field's type
+    (its annotation, strictly: see :mod:`charword.config_types`), then :meth:`validate`."""
 
     def __post_init__(self) -> None:
+        section = _SECTION_NAMES[type(self)]
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):
+            try:
+                value = check(getattr(self, item.name), hints[item.name], f"{section}.{item.name}")
+            except WrongType as error:
+                raise ConfigError(str(error)) from None
+            object.__setattr__(self, item.name, value)  # lists as tuples, ints as floats
         self.validate()
 
     def validate(self) -> None:  # pragma: no cover - every section overrides it
@@ -59,10 +71,13 @@ class DataConfig(_Section):
         cell stops staging with a message naming its file, row and column.
       max_text_chars: longer texts are cut to this many characters when staged (and
         counted); it must stay under CsvExampleGen's 131,072-character cell limit.
-      train_buckets: ExampleGen hash buckets given to the train split (out of
-        ``train_buckets + eval_buckets``).
-      eval_buckets: ExampleGen hash buckets given to the eval split (out of
-        ``train_buckets + eval_buckets``).
+      train_buckets: staging hashes each text into one of ``train_buckets +
+        eval_buckets`` buckets when no ``eval_data`` is given; the rows of the first
+        ``train_buckets`` train, and a class none of whose rows hashed into train stays
+        wholly in train (see charword/staging.py).
+      eval_buckets: the buckets whose rows are the eval split (the last ``eval_buckets``).
+      min_class_rows: every class needs at least this many rows of the (training) data;
+        staging stops and lists the rarer classes otherwise.
       eval_data: a CSV/TSV file or directory the user holds out (e.g. a dev set): when
         given, ExampleGen takes it as the eval split (same columns and staging checks)
         and all of the main data trains; ``None`` splits the main data by hash buckets.
@@ -76,6 +91,7 @@ class DataConfig(_Section):
     max_text_chars: int = 100_000
     train_buckets: int = 4
     eval_buckets: int = 1
+    min_class_rows: int = 10
     eval_data: Optional[str] = None
 
     def validate(self) -> None:
@@ -87,7 +103,7 @@ class DataConfig(_Section):
                  "data.delimiter", "must be one character other than a quote or a line break", self.delimiter)
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
-        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
+        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets", "min_class_rows")
         _require(self.eval_data is None or bool(self.eval_data), "data.eval_data",
                  "must be a path or null (hash split)", self.eval_data)
         _require(isinstance(self.max_text_chars, int) and 0 < self.max_text_chars <= 131_072,
@@ -499,6 +515,7 @@ _SECTIONS = {
     "evaluation": EvaluationConfig,
     "pipeline": PipelineConfig,
 }
+_SECTION_NAMES = {section_cls: name for name, section_cls in _SECTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -527,6 +544,8 @@ class CharwordConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":
         """Builds a config from :meth:`to_dict` output; unknown keys are errors."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"the configuration must be an object of sections, got {values!r}")
         sections = {}
         for name, section_cls in _SECTIONS.items():
             sections[name] = _section_from_dict(name, section_cls, values.get(name, {}))
@@ -546,16 +565,12 @@ class CharwordConfig:
 
 
 def _section_from_dict(name: str, section_cls: type, values: Dict[str, Any]) -> Any:
-    known = {f.name: f for f in dataclasses.fields(section_cls)}
-    unknown = set(values) - set(known)
+    if not isinstance(values, dict):
+        raise ConfigError(f"{name} must be an object of {name} fields, got {values!r}")
+    unknown = set(values) - {f.name for f in dataclasses.fields(section_cls)}
     if unknown:
         raise ConfigError(f"unknown field(s) in {name}: {sorted(unknown)}")
-    converted = {}
-    for key, value in values.items():
-        if isinstance(value, list):  # JSON turns tuples into lists
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        converted[key] = value
-    return section_cls(**converted)
+    return section_cls(**values)
 
 
 def load_config(path: Optional[str] = None,
@@ -572,7 +587,10 @@ def load_config(path: Optional[str] = None,
             raise ConfigError(f"cannot read the configuration file {path}: {error}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"the configuration file {path} must hold a JSON object of sections")
-        cfg = CharwordConfig.from_dict(values)
+        try:
+            cfg = CharwordConfig.from_dict(values)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     given = {section: {key: value for key, value in fields.items() if value is not None}
              for section, fields in (overrides or {}).items()}
     return cfg.replace(**{section: fields for section, fields in given.items() if fields})

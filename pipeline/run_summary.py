@@ -13,9 +13,9 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
 from charword import contract
-from components import misspelling_check
+from components import duplicate_check, misspelling_check
 from pipeline.eval_config import SLICE_FEATURE
-from pipeline.pipeline import MISSPELLING_CHECK_ID, RESOLVER_ID
+from pipeline.pipeline import DUPLICATE_CHECK_ID, MISSPELLING_CHECK_ID, RESOLVER_ID
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
@@ -36,7 +36,7 @@ class RunSummary:
     """What a user wants to know after a run."""
 
     components: List[ComponentRun]
-    metrics: Dict[str, Dict[str, float]]  # slice name -> metric name -> value
+    metrics: Dict[str, Dict[str, Optional[float]]]  # slice name -> metric name -> value (None: undefined)
     blessed: Optional[bool]
     validation_failures: List[str]
     servable: Optional[bool]
@@ -49,6 +49,7 @@ class RunSummary:
     word_vectors: Optional[dict] = None  # Trainer: pretrained vectors' coverage (contract.WORD_VECTORS_REPORT)
     training: Optional[dict] = None  # Trainer: steps, passes and why it stopped (contract.TRAINING_REPORT)
     misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
+    already_serving: Optional[str] = None  # DuplicateCheck: why a blessed candidate was not pushed
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -80,8 +81,9 @@ def _readable_metric_name(name: str) -> str:
     return "macro_" + name.split("\n_", 1)[1] if name.startswith("macro_average") else name
 
 
-def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
-    """Headline metrics per slice: example count, accuracy and the macro AUC / F1."""
+def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Optional[float]]]:
+    """Headline metrics per slice: example count, accuracy and the macro AUC / F1; AUC is
+    ``None`` (undefined) on a slice of fewer than two examples."""
     result = tfma.load_eval_result(evaluation_uri)
     metrics = {}
     for slice_key, by_output in result.slicing_metrics:
@@ -91,6 +93,8 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
                 for name, value in named.items():
                     if "doubleValue" in value and not sub_key and name != "example_count_diff":
                         values[_readable_metric_name(name)] = value["doubleValue"]
+        if values.get("example_count", 2) < 2:  # AUC needs a positive and a negative: undefined
+            values.update({name: None for name in values if "auc" in name})
         metrics[slice_name(slice_key)] = values
     return metrics
 
@@ -184,7 +188,11 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
         model_run = _artifacts(store, latest["Trainer"].id).get("model_run")
         summary.word_vectors = read_model_run_report(model_run, contract.WORD_VECTORS_REPORT)
         summary.training = read_model_run_report(model_run, contract.TRAINING_REPORT)
-    if "ServableCheck" in latest:
+    if DUPLICATE_CHECK_ID in latest:
+        check = _artifacts(store, latest[DUPLICATE_CHECK_ID].id)["blessing"]
+        if _string_property(check, duplicate_check.DUPLICATE_OF):
+            summary.already_serving = _string_property(check, duplicate_check.REASON)
+    if "ServableCheck" in latest and not summary.already_serving:
         blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
         summary.servable_reason = _string_property(blessing, "reason")
@@ -203,9 +211,13 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "
                      f"{staged['rows_dropped']} dropped, {staged['rows_truncated']} cut to max_text_chars "
                      f"(report: {staged['report']})")
+        if staged.get("multiline_cells"):
+            lines.append(f"  warning: {staged['multiline_cells']} cell(s) span lines, first: "
+                         f"{staged['first_multiline_cell']} (a quote left open by a broken export?)")
         held_out = staged.get("eval")
         lines.append(f"  eval split: {held_out['rows_kept']} of {held_out['rows_read']} rows of {held_out['source']}"
-                     if held_out else "  eval split: hash buckets of the data")
+                     if held_out else f"  eval split: {staged['split']['eval']} rows (stratified hash buckets of the "
+                                      f"data; {staged['split']['train']} train)")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
     if summary.training:
@@ -220,7 +232,8 @@ def format_summary(summary: RunSummary) -> str:
                      f"{found['tokens_found']} of {found['train_tokens']} train tokens ({found['token_fraction']:.1%})")
     for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
         values = summary.metrics[slice_key]
-        shown = ", ".join(f"{name}={value:.4f}" if name != "example_count" else f"examples={int(value)}"
+        shown = ", ".join(f"examples={int(value)}" if name == "example_count" else
+                          f"{name}=n/a (undefined on one example)" if value is None else f"{name}={value:.4f}"
                           for name, value in sorted(values.items()))
         label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
             f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
@@ -239,5 +252,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.extend(f"    failed: {failure}" for failure in summary.validation_failures)
     if summary.servable is not None:
         lines.append(f"  servable: {'yes' if summary.servable else 'no'} ({summary.servable_reason})")
-    lines.append(f"  pushed: {summary.pushed_to if summary.pushed else 'no (the previous serving model stays)'}")
+    lines.append(f"  pushed: {summary.pushed_to}" if summary.pushed else
+                 f"  pushed: no: {summary.already_serving}" if summary.already_serving else
+                 "  pushed: no (the previous serving model stays)")
     return "\n".join(lines)
