@@ -143,7 +143,7 @@ class PreprocessingConfig(_Section):
 VARIANTS = ("hybrid", "word_only", "char_only")
 CHAR_ENCODERS = ("cnn", "bilstm", "ngrams")
 MERGE_MODES = ("concat_project", "concat", "sum")
-SENTENCE_ENCODERS = ("bilstm", "cnn")
+SENTENCE_ENCODERS = ("bilstm", "bilstm_max", "cnn")
 OOV_ROUTINGS = ("none", "zero", "gate")
 AUX_TARGETS = ("token", "word")
 WORD_VECTORS_MODES = ("frozen", "trainable", "frozen_then_trainable")
@@ -174,7 +174,8 @@ class ModelConfig(_Section):
       char_output_dim: size of the per-token char vector after projection.
       merge: how word and char vectors of a token are merged.
       token_dim: merged token vector size for ``concat_project`` and ``sum``.
-      sentence_encoder: ``bilstm`` or ``cnn`` (conv + masked max-pool) over tokens.
+      sentence_encoder: ``bilstm`` (final states), ``bilstm_max`` (its states max-pooled
+        over the tokens) or ``cnn`` (conv + masked max-pool) over tokens.
       sentence_units: units of the sentence encoder.
       word_bigram_buckets: > 0: hash buckets of a bag of word bigrams (fastText's
         ``wordNgrams 2``; pairs of in-vocabulary words) whose mean embedding
