@@ -179,7 +179,8 @@ class ModelConfig(_Section):
       sentence_units: units of the sentence encoder.
       word_bigram_buckets: > 0: hash buckets of a bag of word bigrams (fastText's
         ``wordNgrams 2``; pairs of in-vocabulary words) whose mean embedding
-        (``word_bigram_dim``) joins the sentence encoding before the head; 0: none.
+        (``word_bigram_dim``) joins the sentence encoding before the head (variants with
+        a word branch: ``char_only`` has none); 0: none.
       word_bigram_dim: size of the word-bigram embedding.
       dropout: dropout rate on token vectors and before the head.
       oov_routing: what the word vector of an out-of-vocabulary id (an OOV bucket) does
@@ -231,7 +232,7 @@ class ModelConfig(_Section):
     token_dim: int = 128
     sentence_encoder: str = "bilstm"
     sentence_units: int = 64
-    word_bigram_buckets: int = 0
+    word_bigram_buckets: int = 100_000
     word_bigram_dim: int = 64
     dropout: float = 0.2
     oov_routing: str = "zero"
@@ -265,9 +266,6 @@ class ModelConfig(_Section):
                  "model.char_ngrams", "must be (min_n, max_n) with 1 <= min_n <= max_n", self.char_ngrams)
         _require(isinstance(self.word_bigram_buckets, int) and self.word_bigram_buckets >= 0,
                  "model.word_bigram_buckets", "must be an integer >= 0 (0: no word bigrams)", self.word_bigram_buckets)
-        _require(self.word_bigram_buckets == 0 or self.variant != "char_only", "model.word_bigram_buckets",
-                 "needs a word vocabulary (variant hybrid or word_only), the variant is char_only",
-                 self.word_bigram_buckets)
         _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
                  "must be an integer >= 0", self.highway_layers)
         _require(len(self.char_filters) > 0, "model.char_filters", "must list at least one (width, filters) pair",

@@ -245,7 +245,8 @@ def test_ablation_switches_build_the_expected_branches(variant, has_word, has_ch
     models = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=4)
     names = {layer.name for layer in models.classifier.layers}
     assert ("word_embedding" in names) == has_word
-    assert ("char_cnn" in names) == has_char
+    assert ("word_bigrams" in names) == has_word  # the bigram bag reads the word vocabulary
+    assert ("char_ngrams" in names) == has_char
     inputs = {contract.WORD_IDS: np.ones((2, 7), np.int64), contract.CHAR_IDS: np.ones((2, 7, 9), np.int64)}
     assert models.classifier(inputs).shape == (2, 4)
     assert models.token_encoder(inputs).shape == (2, 7, cfg.model.token_dim)
