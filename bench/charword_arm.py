@@ -5,6 +5,7 @@ that imported this module, so every step runs the code the run started with, and
 ``result.json`` beside its outputs; a later run with the same inputs reuses it, so an
 interrupted benchmark loses no finished work.
 """
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +23,11 @@ from trainer import task
 
 RESULT_FILE = "result.json"
 BATCH = 256
+
+
+def config_key(cfg: CharwordConfig) -> str:
+    """A short name for a configuration: the hash of its JSON (the same for equal configs)."""
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def finished(out_dir: str, inputs: dict) -> Optional[dict]:
