@@ -228,8 +228,11 @@ def _serve_job_service(port: int) -> None:
             options = self.pipeline_options()
             workers = int(options.view_as(PortableOptions).sdk_worker_parallelism or 0) or os.cpu_count() or 1
             runner = fn_runner.FnApiRunner(provision_info=self._provision_info)
-            # FnApiRunner reads its worker count from DirectRunner flags only in run_pipeline,
-            # which a job service does not call; run_via_runner_api uses this attribute.
+            # FnApiRunner reads its worker count from the public --direct_num_workers only in
+            # run_pipeline, which needs a Pipeline object; a job holds the runner-expanded
+            # proto, which Pipeline.from_runner_api refuses (KeyError on Beam's
+            # combine_per_key_precombine transform, tried with Beam 2.59), so the job sets the
+            # attribute run_via_runner_api reads. Without it every stage runs on one worker.
             runner._num_workers = workers  # pylint: disable=protected-access
             return runner.run_via_runner_api(self._pipeline_proto, options)
 
