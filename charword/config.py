@@ -323,10 +323,6 @@ class TrainingConfig(_Section):
       check_metric: what a check compares: ``loss`` (the eval split's cross-entropy, lower
         is better) or ``accuracy`` (higher is better).
       early_stopping_patience: checks without improvement before training stops.
-      plateau_lr_factor: > 0: a check without improvement also takes the model back
-        to the weights of the best check and multiplies the learning rate by this factor,
-        so the next pass starts from the best point at a smaller step; 0: the learning
-        rate stays.
       seed: seeds the weights' initialisation, the order of the training examples, the
         training noise and the pretrained-vector rows of words the file lacks.
       deterministic: TensorFlow op determinism: the same seed, data and configuration give
@@ -345,7 +341,6 @@ class TrainingConfig(_Section):
     max_eval_examples: int = 10_000
     check_metric: str = "loss"
     early_stopping_patience: int = 2
-    plateau_lr_factor: float = 0.0
     seed: int = 42
     deterministic: bool = True
     projector_words: int = 0
@@ -358,8 +353,6 @@ class TrainingConfig(_Section):
                      "must be an integer > 0 or null", value)
         _require(self.learning_rate > 0, "training.learning_rate", "must be > 0", self.learning_rate)
         _one_of("training", "check_metric", self.check_metric, CHECK_METRICS)
-        _require(0.0 <= self.plateau_lr_factor < 1.0, "training.plateau_lr_factor", "must be in [0, 1)",
-                 self.plateau_lr_factor)
         _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",
                  "must be an integer >= 0", self.projector_words)
 

@@ -17,7 +17,6 @@ from trainer import data, distribution, export, misspelling_losses, noise, pretr
 from trainer.model import build_models
 from trainer.training import (
     EpochThroughput,
-    PlateauRollback,
     TrainingResult,
     check_monitor,
     compile_classifier,
@@ -84,7 +83,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         callbacks=[
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
             stopping,
-            *([PlateauRollback(training.plateau_lr_factor, monitor, mode)] if training.plateau_lr_factor else []),
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
         ],

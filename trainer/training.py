@@ -127,34 +127,6 @@ def check_monitor(training: TrainingConfig) -> Tuple[str, str]:
     return ("val_loss", "min") if training.check_metric == "loss" else ("val_accuracy", "max")
 
 
-class PlateauRollback(keras.callbacks.Callback):
-    """After a check that does not improve on the best so far (``monitor`` lower for
-    ``mode`` ``min``, higher for ``max``), goes back to the weights of the best check and
-    multiplies the learning rate by ``factor``, so the next pass starts from the best
-    point with a smaller step. Logs each rollback."""
-
-    def __init__(self, factor: float, monitor: str = "val_loss", mode: str = "min"):
-        super().__init__()
-        self.factor = factor
-        self.monitor = monitor
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.best = float("inf")
-        self.best_weights = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            return
-        if self.sign * value < self.best:
-            self.best, self.best_weights = self.sign * value, self.model.get_weights()
-            return
-        self.model.set_weights(self.best_weights)
-        rate = self.model.optimizer.learning_rate
-        rate.assign(rate * self.factor)
-        logger.info("check %d: %s %.4f does not improve on %.4f: back to the best weights, learning rate %.2e",
-                    epoch + 1, self.monitor, value, self.sign * self.best, float(rate.numpy()))
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
     """What ``run_fn`` returns (the TFX Trainer ignores it; benchmarks and tests read it)
