@@ -85,7 +85,7 @@ def test_a_service_that_cannot_start_is_reported_with_its_log(state_dir, monkeyp
         taken.bind(("::", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.setattr(beam_cluster, "_free_port", lambda: port)
+        monkeypatch.setattr(beam_cluster, "free_ports", lambda count: [port] * count)
         with pytest.raises(beam_cluster.ClusterError, match=r"(?s)exited with code 1:.*Failed to bind"):
             beam_cluster.start(state_dir, timeout=120)
     assert beam_cluster.read_state(state_dir) is None

@@ -162,9 +162,9 @@ def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encode
 
 
 @pytest.mark.parametrize("sections, reason", [
-    (dict(noise=dict(rate=0.0)), "noise.rate is 0"),
+    (dict(noise=dict(rate=0.0, aux_weight=0.5)), "noise.rate is 0"),
     (dict(noise=dict(aux_weight=0.0)), "noise.aux_weight is 0"),
-    (dict(model=dict(variant="word_only")), "word_only has no char branch"),
+    (dict(model=dict(variant="word_only"), noise=dict(aux_weight=0.5)), "word_only has no char branch"),
 ])
 def test_aux_loss_is_off_with_the_reason_where_it_cannot_apply(sections, reason):
     cfg = _config(**sections)

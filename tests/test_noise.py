@@ -132,9 +132,9 @@ def test_noise_reaches_training_batches_only(transformed):
     cfg, data, output, _, work = transformed
     cfg = cfg.replace(noise=dict(rate=1.0, lexicon=None))
     fn_args = make_fn_args(data, cfg, work)
-    train, evaluation = noise.trainer_datasets(fn_args, cfg, output, batch_size=8, keep_clean=True)
+    train, evaluation = noise.trainer_datasets(fn_args, cfg, output, batch_size=8, eval_batches=3, keep_clean=True)
     _, plain = noise.trainer_datasets(fn_args, cfg.replace(noise=dict(rate=0.0)), output, batch_size=8,
-                                      keep_clean=True)
+                                      eval_batches=3, keep_clean=True)
     for (features, labels), (clean, clean_labels) in zip(evaluation.take(3), plain.take(3)):
         assert set(features) == set(contract.MODEL_INPUTS)
         for name in contract.MODEL_INPUTS:
@@ -143,5 +143,6 @@ def test_noise_reaches_training_batches_only(transformed):
     features, _ = next(iter(train))
     assert features[contract.NOISED].numpy().any()
     assert (features[contract.WORD_IDS].numpy() != features[contract.CLEAN_WORD_IDS].numpy()).any()
-    stripped, _ = next(iter(noise.trainer_datasets(fn_args, cfg, output, batch_size=8, keep_clean=False)[0]))
+    stripped, _ = next(iter(noise.trainer_datasets(fn_args, cfg, output, batch_size=8, eval_batches=3,
+                                                          keep_clean=False)[0]))
     assert set(stripped) == set(contract.MODEL_INPUTS)
