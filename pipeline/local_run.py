@@ -16,6 +16,7 @@ from charword import data
 from charword.config import CharwordConfig
 from pipeline import layout, schema_pinning
 from pipeline.beam_args import check_job_endpoint, resolve_beam_args
+from pipeline.distillation import check_teacher_checkpoint
 from pipeline.pipeline import create_pipeline
 from pipeline.run_summary import RunSummary, summarize
 
@@ -51,7 +52,9 @@ def exclusive_run(cfg: CharwordConfig) -> Iterator[None]:
 
 def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] = logger.info) -> RunSummary:
     """Stages ``source`` (CSV/TSV file or directory), runs the whole pipeline and
-    returns its summary. Raises on bad data or anomalies before anything is pushed."""
+    returns its summary. Raises on bad data or anomalies before anything is pushed, and on
+    a teacher checkpoint it cannot load before anything runs."""
+    check_teacher_checkpoint(cfg)
     with exclusive_run(cfg):
         held_out = None
         if cfg.data.eval_data:
