@@ -48,6 +48,8 @@ naming the field (`charword: configuration error: model.char_dim must be an inte
 | `--train-steps N` | `training.train_steps` |
 | `--variant V` | `model.variant` |
 | `--word-vectors PATH`, `--word-vectors-mode M` | `model.word_vectors`, `model.word_vectors_mode` |
+| `--preset P` | `pipeline.preset` |
+| `--teacher-checkpoint DIR` | `teacher.checkpoint` |
 | `--beam-arg=ARG` (repeatable) | `pipeline.beam_args` |
 
 Defaults are shown as they are written in the JSON file (`null` is Python's `None`;

@@ -1,6 +1,7 @@
 """charword: train hybrid character+word text models with TFX and push only validated ones.
 
   charword run [--data PATH --eval-data PATH --text-column C --label-column L]   run the pipeline locally
+      [--preset accurate|distilled --teacher-checkpoint DIR]
   charword compile-kubeflow --output PATH --pipeline-root URI     write a KFP v2 pipeline file
       --serving-dir URI --data-root URI [--schema FILE]
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
@@ -21,7 +22,7 @@ import warnings
 from typing import List, Optional
 
 from charword import contract
-from charword.config import WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
+from charword.config import PRESETS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
 from charword.demo_data import DEMO_DATA
 
 
@@ -44,6 +45,13 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
                              "initialise the word embedding (model.word_vectors)")
     parser.add_argument("--word-vectors-mode", choices=WORD_VECTORS_MODES,
                         help="frozen, trainable, or frozen_then_trainable (default; model.word_vectors_mode)")
+    parser.add_argument("--preset", choices=PRESETS,
+                        help="what to train and push: default (the char + word model), accurate (a BERT-family "
+                             "encoder fine-tuned in the model; needs --teacher-checkpoint) or distilled (that "
+                             "model teaches the default one, which is pushed) (pipeline.preset)")
+    parser.add_argument("--teacher-checkpoint", metavar="DIR",
+                        help="the encoder the accurate and distilled presets fine-tune: a Hugging Face checkpoint "
+                             "directory, e.g. ../shared/models/all-MiniLM-L6-v2 (teacher.checkpoint)")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="Beam pipeline argument, passed through unchanged (repeatable), e.g. "
                              "--beam-arg=--runner=DataflowRunner")
@@ -52,7 +60,9 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> CharwordConfig:
     """The configuration: defaults, then ``--config`` JSON, then command-line flags."""
     return load_config(args.config, {
-        "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None},
+        "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None,
+                     "preset": args.preset},
+        "teacher": {"checkpoint": args.teacher_checkpoint},
         "data": {"text_column": args.text_column, "label_column": args.label_column, "eval_data": args.eval_data},
         "training": {"train_steps": args.train_steps, "max_epochs": args.max_epochs},
         "model": {"variant": args.variant, "word_vectors": args.word_vectors,
