@@ -92,7 +92,7 @@ def test_bulk_inferrers_examples_feed_the_student_which_is_pushed(workspace):
     states = {run.component: run.state for run in summary.components}
     assert all(state == "ran" for state in states.values()) and set(TEACHER_STEPS) <= set(states), states
     assert summary.blessed and summary.servable and summary.pushed, summary.validation_failures
-    assert summary.teacher_training["steps"] == 20 and summary.training["steps"] == 80
+    assert summary.teacher_training["steps"] == 20 and 0 < summary.training["steps"] <= 80
     assert {"overall", "has_oov=0", "has_oov=1"} <= set(summary.teacher_metrics)
 
     store = _store(workspace.cfg)
