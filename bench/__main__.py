@@ -5,7 +5,11 @@
   serving   latency and throughput of the model server (bench/serving_latency.py)
 """
 import importlib
+import os
 import sys
+
+os.environ.setdefault("PYTHONWARNINGS", "ignore")  # third-party FutureWarnings, in every phase process too
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPORTS = {"quality": "bench.quality", "speed": "bench.speed", "serving": "bench.serving_latency"}
 

@@ -1,9 +1,11 @@
 """A charword arm of a benchmark: Transform, the Trainer's ``run_fn`` and scoring through
 the exported ``predict_text`` signature (raw text in, so serving preprocessing is what
-is measured). Each step runs in a forked process (:mod:`bench.processes`) and leaves a
+is measured). Each step runs in a forked process (:mod:`bench.processes`) of the parent
+that imported this module, so every step runs the code the run started with, and leaves a
 ``result.json`` beside its outputs; a later run with the same inputs reuses it, so an
 interrupted benchmark loses no finished work.
 """
+import hashlib
 import json
 import logging
 import os
@@ -17,9 +19,15 @@ from charword import contract
 from charword.config import CharwordConfig
 from standalone.fn_args import make_fn_args
 from standalone.transform import TransformedData, rows_from_pairs, transform_rows
+from trainer import task
 
 RESULT_FILE = "result.json"
 BATCH = 256
+
+
+def config_key(cfg: CharwordConfig) -> str:
+    """A short name for a configuration: the hash of its JSON (the same for equal configs)."""
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def finished(out_dir: str, inputs: dict) -> Optional[dict]:
@@ -56,7 +64,6 @@ def transform_step(train_rows: Sequence[tuple], held_out_rows: Sequence[tuple], 
 
 def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: str) -> dict:
     """One Trainer run (``run_fn``) of ``cfg``; its budget, stop reason, throughput and model."""
-    from trainer import task  # pylint: disable=import-outside-toplevel  (TensorFlow in the step's process only)
     inputs = {"config": cfg.to_dict(), "data": list(data)}
     done = finished(work_dir, inputs)
     if done:

@@ -14,7 +14,8 @@ train or tune; synthetic typos without one), and on the selection set (held-out
 training rows sharing no text with the training rows, clean and misspelled from the
 training lexicon), which is where settings are chosen. Writes ``report.md``,
 ``report.json`` and ``robustness.png`` under ``--out``; finished steps are kept under
-``--out``/work and reused by a later run with the same inputs.
+``--out``/work, keyed by their configuration, and reused by a later run with the same
+inputs, whatever the arm is called there.
 """
 import argparse
 import dataclasses
@@ -93,7 +94,7 @@ def _charword_runs(phase: PhaseRunner, settings: Settings, splits: data.Splits, 
                                         os.path.join(work, f"transform{len(transforms)}"), ())["data"]
             label = f"{name} seed {seed}"
             trained = phase(f"train_{len(runs)}", f"Trainer {label}", charword_arm.train_step, transforms[key], cfg,
-                            os.path.join(work, "arms", name, f"seed{seed}"), label)
+                            os.path.join(work, "runs", charword_arm.config_key(cfg)), label)
             predictions = phase(f"score_{len(runs)}", f"Scoring {label}", charword_arm.score_step,
                                 trained["model_dir"], sets)
             runs[(name, seed)] = {"train": trained, "predictions": predictions}

@@ -93,9 +93,9 @@ def verdicts(report: dict) -> List[str]:
         ours, peer = _mean(report, arm, set_name), _mean(report, FASTTEXT, set_name)
         winner = "level (p >= 0.05)" if test["p_value"] >= 0.05 else (f"{arm} wins" if ours > peer
                                                                      else "fastText wins")
-        lines.append(f"{set_name}: {arm} {ours:.1%} vs fastText {peer:.1%} ({100 * (ours - peer):+.1f} points, "
-                     f"{test['only_first']}/{test['only_second']} examples only one gets right, "
-                     f"p = {test['p_value']:.2g}): {winner}")
+        lines.append(f"{set_name}: {report['metric']} {arm} {100 * ours:.1f} vs fastText {100 * peer:.1f} "
+                     f"({100 * (ours - peer):+.1f} points; paired test on the examples only one gets right: "
+                     f"{test['only_first']}/{test['only_second']}, p = {test['p_value']:.2g}): {winner}")
     return lines
 
 
@@ -133,6 +133,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> List[str]
             + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows] + [""])
 
 
+def _number(value: float, digits: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
 def markdown(report: dict) -> str:
     """The human-readable report."""
     meta, data, metric = report["meta"], report["data"], report["metric"]
@@ -167,7 +171,7 @@ def markdown(report: dict) -> str:
                                   for s in dev_sets] for arm, t in report["paired_tests"].items()])
     lines += ["## Training", ""]
     lines += markdown_table(["arm", "wall s", "passes", "ms per example and pass", "why it stopped (per seed)"],
-                    [[arm, f"{r['training']['wall_s']['mean']:.0f}", f"{r['training']['passes']['mean']:.1f}",
+                    [[arm, f"{r['training']['wall_s']['mean']:.0f}", _number(r['training']['passes']['mean'], 1),
                       f"{r['training']['ms_per_example']['mean']:.2f}", "; ".join(r["training"]["stop_reasons"])]
                      for arm, r in report["results"].items()])
     oov = next((r["oov_slice"] for r in report["results"].values() if r["oov_slice"]), None)

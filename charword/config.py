@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
+
+from charword.config_types import WrongType, check
 
 
 class ConfigError(ValueError):
@@ -32,9 +35,18 @@ def _positive(section: str, obj: Any, *names: str) -> None:
 
 
 class _Section:
-    """A config section checks its values as soon as it is built."""
+    """A config section checks its values as soon as it is built: first each field's type
+    (its annotation, strictly: see :mod:`charword.config_types`), then :meth:`validate`."""
 
     def __post_init__(self) -> None:
+        section = _SECTION_NAMES[type(self)]
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):
+            try:
+                value = check(getattr(self, item.name), hints[item.name], f"{section}.{item.name}")
+            except WrongType as error:
+                raise ConfigError(str(error)) from None
+            object.__setattr__(self, item.name, value)  # lists as tuples, ints as floats
         self.validate()
 
     def validate(self) -> None:  # pragma: no cover - every section overrides it
@@ -59,10 +71,13 @@ class DataConfig(_Section):
         cell stops staging with a message naming its file, row and column.
       max_text_chars: longer texts are cut to this many characters when staged (and
         counted); it must stay under CsvExampleGen's 131,072-character cell limit.
-      train_buckets: ExampleGen hash buckets given to the train split (out of
-        ``train_buckets + eval_buckets``).
-      eval_buckets: ExampleGen hash buckets given to the eval split (out of
-        ``train_buckets + eval_buckets``).
+      train_buckets: staging hashes each text into one of ``train_buckets +
+        eval_buckets`` buckets when no ``eval_data`` is given; the rows of the first
+        ``train_buckets`` train, and a class none of whose rows hashed into train stays
+        wholly in train (see charword/staging.py).
+      eval_buckets: the buckets whose rows are the eval split (the last ``eval_buckets``).
+      min_class_rows: every class needs at least this many rows of the (training) data;
+        staging stops and lists the rarer classes otherwise.
       eval_data: a CSV/TSV file or directory the user holds out (e.g. a dev set): when
         given, ExampleGen takes it as the eval split (same columns and staging checks)
         and all of the main data trains; ``None`` splits the main data by hash buckets.
@@ -76,6 +91,7 @@ class DataConfig(_Section):
     max_text_chars: int = 100_000
     train_buckets: int = 4
     eval_buckets: int = 1
+    min_class_rows: int = 10
     eval_data: Optional[str] = None
 
     def validate(self) -> None:
@@ -87,7 +103,7 @@ class DataConfig(_Section):
                  "data.delimiter", "must be one character other than a quote or a line break", self.delimiter)
         _require(0.0 <= self.max_dropped_fraction < 1.0, "data.max_dropped_fraction", "must be in [0, 1)",
                  self.max_dropped_fraction)
-        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets")
+        _positive("data", self, "max_field_bytes", "train_buckets", "eval_buckets", "min_class_rows")
         _require(self.eval_data is None or bool(self.eval_data), "data.eval_data",
                  "must be a path or null (hash split)", self.eval_data)
         _require(isinstance(self.max_text_chars, int) and 0 < self.max_text_chars <= 131_072,
@@ -127,7 +143,7 @@ class PreprocessingConfig(_Section):
 VARIANTS = ("hybrid", "word_only", "char_only")
 CHAR_ENCODERS = ("cnn", "bilstm", "ngrams")
 MERGE_MODES = ("concat_project", "concat", "sum")
-SENTENCE_ENCODERS = ("bilstm", "cnn")
+SENTENCE_ENCODERS = ("bilstm", "bilstm_max", "cnn")
 OOV_ROUTINGS = ("none", "zero", "gate")
 AUX_TARGETS = ("token", "word")
 WORD_VECTORS_MODES = ("frozen", "trainable", "frozen_then_trainable")
@@ -160,11 +176,13 @@ class ModelConfig(_Section):
       char_output_dim: size of the per-token char vector after projection.
       merge: how word and char vectors of a token are merged.
       token_dim: merged token vector size for ``concat_project`` and ``sum``.
-      sentence_encoder: ``bilstm`` or ``cnn`` (conv + masked max-pool) over tokens.
+      sentence_encoder: ``bilstm`` (final states), ``bilstm_max`` (its states max-pooled
+        over the tokens) or ``cnn`` (conv + masked max-pool) over tokens.
       sentence_units: units of the sentence encoder.
       word_bigram_buckets: > 0: hash buckets of a bag of word bigrams (fastText's
         ``wordNgrams 2``; pairs of in-vocabulary words) whose mean embedding
-        (``word_bigram_dim``) joins the sentence encoding before the head; 0: none.
+        (``word_bigram_dim``) joins the sentence encoding before the head (variants with
+        a word branch: ``char_only`` has none); 0: none.
       word_bigram_dim: size of the word-bigram embedding.
       dropout: dropout rate on token vectors and before the head.
       oov_routing: what the word vector of an out-of-vocabulary id (an OOV bucket) does
@@ -216,7 +234,7 @@ class ModelConfig(_Section):
     token_dim: int = 128
     sentence_encoder: str = "bilstm"
     sentence_units: int = 64
-    word_bigram_buckets: int = 0
+    word_bigram_buckets: int = 100_000
     word_bigram_dim: int = 64
     dropout: float = 0.2
     oov_routing: str = "zero"
@@ -250,9 +268,6 @@ class ModelConfig(_Section):
                  "model.char_ngrams", "must be (min_n, max_n) with 1 <= min_n <= max_n", self.char_ngrams)
         _require(isinstance(self.word_bigram_buckets, int) and self.word_bigram_buckets >= 0,
                  "model.word_bigram_buckets", "must be an integer >= 0 (0: no word bigrams)", self.word_bigram_buckets)
-        _require(self.word_bigram_buckets == 0 or self.variant != "char_only", "model.word_bigram_buckets",
-                 "needs a word vocabulary (variant hybrid or word_only), the variant is char_only",
-                 self.word_bigram_buckets)
         _require(isinstance(self.highway_layers, int) and self.highway_layers >= 0, "model.highway_layers",
                  "must be an integer >= 0", self.highway_layers)
         _require(len(self.char_filters) > 0, "model.char_filters", "must list at least one (width, filters) pair",
@@ -610,6 +625,7 @@ _SECTIONS = {
     "teacher": TeacherConfig,
     "distillation": DistillationConfig,
 }
+_SECTION_NAMES = {section_cls: name for name, section_cls in _SECTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -676,6 +692,8 @@ class CharwordConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":
         """Builds a config from :meth:`to_dict` output; unknown keys are errors."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"the configuration must be an object of sections, got {values!r}")
         sections = {}
         for name, section_cls in _SECTIONS.items():
             sections[name] = _section_from_dict(name, section_cls, values.get(name, {}))
@@ -695,16 +713,12 @@ class CharwordConfig:
 
 
 def _section_from_dict(name: str, section_cls: type, values: Dict[str, Any]) -> Any:
-    known = {f.name: f for f in dataclasses.fields(section_cls)}
-    unknown = set(values) - set(known)
+    if not isinstance(values, dict):
+        raise ConfigError(f"{name} must be an object of {name} fields, got {values!r}")
+    unknown = set(values) - {f.name for f in dataclasses.fields(section_cls)}
     if unknown:
         raise ConfigError(f"unknown field(s) in {name}: {sorted(unknown)}")
-    converted = {}
-    for key, value in values.items():
-        if isinstance(value, list):  # JSON turns tuples into lists
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        converted[key] = value
-    return section_cls(**converted)
+    return section_cls(**values)
 
 
 def load_config(path: Optional[str] = None,
@@ -721,7 +735,10 @@ def load_config(path: Optional[str] = None,
             raise ConfigError(f"cannot read the configuration file {path}: {error}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"the configuration file {path} must hold a JSON object of sections")
-        cfg = CharwordConfig.from_dict(values)
+        try:
+            cfg = CharwordConfig.from_dict(values)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     given = {section: {key: value for key, value in fields.items() if value is not None}
              for section, fields in (overrides or {}).items()}
     return cfg.replace(**{section: fields for section, fields in given.items() if fields})

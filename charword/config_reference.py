@@ -31,6 +31,9 @@ section per concern. A run takes the defaults below, then the JSON file given wi
 `--config` (any subset of sections and fields), then the command-line flags. Unknown
 sections or fields, and values that cannot work, stop the run before anything starts,
 naming the field (`charword: configuration error: model.char_dim must be an integer > 0, got 0`).
+Types are strict, checked against each field's annotation (`charword/config_types.py`):
+`"no"` is not a boolean, `"0.01"` is not a number, `true` is not an integer, and a section
+must be an object; JSON lists stand for tuples and integers for floats.
 
 ```json
 {{"model": {{"char_encoder": "ngrams", "word_bigram_buckets": 100000}},

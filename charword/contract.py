@@ -81,6 +81,8 @@ WORD_EMBEDDINGS = "word_embeddings"  # float32 [B, max_tokens, word_dim]: word-b
 CHAR_EMBEDDINGS = "char_embeddings"  # float32 [B, max_tokens, char_output_dim]: char-branch vectors ([B, T, 0]
                                      # word_only)
 MASK = "mask"                    # bool [B, max_tokens]: True for real tokens
+EMPTY = "empty"                  # bool [B]: the text is empty or white space; not a model output: the
+                                 # server and the CLI add it to predict_text answers
 SIGNATURE_OUTPUTS = {SERVING_DEFAULT: (PROBABILITIES,), PREDICT_TEXT: (PROBABILITIES, LABEL, CLASSES),
                      EMBED_SENTENCE: (SENTENCE_VECTOR,),
                      EMBED_TOKENS: (TOKENS, EMBEDDINGS, MASK, WORD_EMBEDDINGS, CHAR_EMBEDDINGS)}

@@ -1,7 +1,8 @@
-"""Reads CSV/TSV files and stages them as one clean CSV for TFX's CsvExampleGen.
+"""Reads CSV/TSV files and stages them as clean CSV for TFX's CsvExampleGen.
 
-With a held-out eval file, :func:`stage_train_and_eval` stages both into ``train/`` and
-``eval/`` folders, which ExampleGen takes as its two splits.
+:func:`read_dataset` reads and checks a source and writes nothing; :func:`stage_dataset`
+also writes it. A training run stages its train and eval splits with
+:mod:`charword.staging`, which checks the classes first.
 
 Policies:
 
@@ -14,6 +15,9 @@ Policies:
 * Unreadable data stops staging with a :class:`DataError`. A row with empty or
   whitespace-only text or an empty label is dropped and counted, unless more than
   ``data.max_dropped_fraction`` of the rows read would be dropped.
+* A quoted cell may hold line breaks (legal CSV); such cells are counted and the first
+  is reported with its row and lines, since a quote left open by a broken export makes
+  one row of several.
 * Text longer than ``data.max_text_chars`` characters is cut to that length and the
   row counted as truncated: CsvExampleGen's CSV parser refuses cells over 131,072
   characters, and the model keeps only the first ``preprocessing.max_tokens`` tokens.
@@ -30,7 +34,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from charword import contract
 from charword.config import DataConfig
@@ -59,10 +63,26 @@ class DroppedRow:
 
 
 @dataclass(frozen=True)
-class StagedData:
-    """What :func:`stage_dataset` wrote and what it dropped."""
+class MultilineCell:
+    """A cell whose text runs over several lines of the file (a quoted line break)."""
 
-    csv_path: str
+    file: str
+    row: int
+    lines: Tuple[int, int]
+    column: str
+    preview: str
+
+    def __str__(self) -> str:
+        return (f"{self.file}, row {self.row} (lines {self.lines[0]}-{self.lines[1]}), column {self.column!r}: "
+                f"{self.preview!r}")
+
+
+@dataclass(frozen=True)
+class StagedData:
+    """What :func:`read_dataset` found and :func:`stage_dataset` wrote (``csv_path``;
+    ``None`` while nothing is written)."""
+
+    csv_path: Optional[str]
     source_files: Tuple[str, ...]
     rows_read: int
     rows_kept: int
@@ -70,16 +90,23 @@ class StagedData:
     label_values: Tuple[str, ...]
     labels_are_integers: bool
     truncated_rows: int
+    multiline_cells: int = 0
+    first_multiline_cell: Optional[MultilineCell] = None
 
 
-def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
-    """Reads ``source`` and writes ``<out_dir>/data.csv`` and ``<out_dir>/staging_report.json``."""
+Row = Tuple[str, str]
+
+
+def read_dataset(source: str, cfg: DataConfig) -> Tuple[List[Row], StagedData]:
+    """The usable ``(text, label)`` rows of ``source`` (texts cut to ``data.max_text_chars``)
+    and what reading found; writes nothing. Raises :class:`DataError` on unreadable data."""
     files = _source_files(source)
-    kept: List[Tuple[str, str]] = []
+    kept: List[Row] = []
     dropped: List[DroppedRow] = []
+    multiline: List[MultilineCell] = []
     rows_read = 0
     for path in files:
-        rows_read += _read_file(path, cfg, kept, dropped)
+        rows_read += _read_file(path, cfg, kept, dropped, multiline)
     truncated_rows = sum(len(text) > cfg.max_text_chars for text, _ in kept)
     kept = [(text[: cfg.max_text_chars], label) for text, label in kept]
     if len(dropped) / rows_read > cfg.max_dropped_fraction:  # every file has at least one row
@@ -88,32 +115,41 @@ def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
                         f"data.max_dropped_fraction={cfg.max_dropped_fraction:g}; first: {first}")
     labels = {label for _, label in kept}
     integers = all(_INTEGER.fullmatch(label) for label in labels)
-    staged = StagedData(
-        csv_path=os.path.join(out_dir, STAGED_CSV), source_files=tuple(files), rows_read=rows_read,
-        rows_kept=len(kept), dropped=tuple(dropped), label_values=tuple(sorted(labels, key=int if integers else str)),
-        labels_are_integers=integers, truncated_rows=truncated_rows)
-    os.makedirs(out_dir or ".", exist_ok=True)
-    _write_if_changed(staged.csv_path, _staged_csv(kept))
-    _write_if_changed(os.path.join(out_dir, STAGING_REPORT), _report(staged))
+    return kept, StagedData(
+        csv_path=None, source_files=tuple(files), rows_read=rows_read, rows_kept=len(kept), dropped=tuple(dropped),
+        label_values=tuple(sorted(labels, key=int if integers else str)), labels_are_integers=integers,
+        truncated_rows=truncated_rows, multiline_cells=len(multiline),
+        first_multiline_cell=multiline[0] if multiline else None)
+
+
+def write_rows(rows: List[Row], csv_path: str) -> None:
+    """Writes ``rows`` as the staged CSV ``csv_path`` (unless its bytes are already there)."""
+    os.makedirs(os.path.dirname(csv_path) or ".", exist_ok=True)
+    _write_if_changed(csv_path, _staged_csv(rows))
+
+
+def write_report(report: dict, path: str) -> None:
+    """Writes a staging report (JSON) to ``path`` (unless its bytes are already there)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    _write_if_changed(path, (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def report(staged: StagedData) -> dict:
+    """``staged`` as a JSON-ready dict, the dropped rows capped at ``REPORTED_DROPPED_ROWS``."""
+    values = dataclasses.asdict(staged)
+    values["dropped"] = values["dropped"][:REPORTED_DROPPED_ROWS]
+    values["dropped_total"] = len(staged.dropped)
+    values["first_multiline_cell"] = str(staged.first_multiline_cell) if staged.first_multiline_cell else None
+    return values
+
+
+def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
+    """Reads ``source`` and writes ``<out_dir>/data.csv`` and ``<out_dir>/staging_report.json``."""
+    rows, staged = read_dataset(source, cfg)
+    staged = dataclasses.replace(staged, csv_path=os.path.join(out_dir, STAGED_CSV))
+    write_rows(rows, staged.csv_path)
+    write_report(report(staged), os.path.join(out_dir, STAGING_REPORT))
     return staged
-
-
-def stage_train_and_eval(source: str, eval_source: str, out_dir: str, cfg: DataConfig) -> Tuple[StagedData,
-                                                                                               StagedData]:
-    """Stages ``source`` into ``<out_dir>/train`` and the held-out ``eval_source`` into
-    ``<out_dir>/eval``, each like :func:`stage_dataset` (same columns and checks). The
-    eval labels must be classes of the training data, typed the same way."""
-    train = stage_dataset(source, os.path.join(out_dir, "train"), cfg)
-    held_out = stage_dataset(eval_source, os.path.join(out_dir, "eval"), cfg)
-    unknown = sorted(set(held_out.label_values) - set(train.label_values))
-    if unknown:
-        raise DataError(f"{eval_source}: eval labels {unknown} never occur in the training data {source} "
-                        f"(classes {list(train.label_values)})")
-    if held_out.labels_are_integers != train.labels_are_integers:
-        kinds = {True: "integers", False: "strings"}
-        raise DataError(f"{eval_source}: eval labels are {kinds[held_out.labels_are_integers]}, the training "
-                        f"labels in {source} are {kinds[train.labels_are_integers]}")
-    return train, held_out
 
 
 def _source_files(source: str) -> List[str]:
@@ -128,19 +164,21 @@ def _source_files(source: str) -> List[str]:
     return files
 
 
-def _read_file(path: str, cfg: DataConfig, kept: List[Tuple[str, str]], dropped: List[DroppedRow]) -> int:
-    """Appends the file's usable rows to ``kept`` and the others to ``dropped``; returns rows read."""
+def _read_file(path: str, cfg: DataConfig, kept: List[Row], dropped: List[DroppedRow],
+               multiline: List[MultilineCell]) -> int:
+    """Appends the file's usable rows to ``kept``, the others to ``dropped`` and its cells
+    that span lines to ``multiline``; returns rows read."""
     delimiter = cfg.delimiter or ("\t" if path.lower().endswith(".tsv") else ",")
     records = _parse(path, _decode(path, delimiter), delimiter)
     if not records:
         raise DataError(f"{path}: no rows (the file is empty)")
-    (_, header), body = records[0], records[1:]
+    (_, _, header), body = records[0], records[1:]
     header = [name.strip() for name in header]
     text_index = _column(path, header, cfg.text_column, "text", delimiter)
     label_index = _column(path, header, cfg.label_column, "label", delimiter)
     if not body:
         raise DataError(f"{path}: no rows below the header")
-    for row, fields in body:
+    for row, lines, fields in body:
         if len(fields) != len(header):
             raise DataError(f"{path}, row {row}: {len(fields)} fields, but the header has {len(header)} "
                             f"(delimiter {delimiter!r}; quote cells that contain it)")
@@ -148,6 +186,9 @@ def _read_file(path: str, cfg: DataConfig, kept: List[Tuple[str, str]], dropped:
             if len(value.encode("utf-8")) > cfg.max_field_bytes:
                 raise DataError(f"{path}, row {row}, column {name!r}: cell is larger than "
                                 f"data.max_field_bytes={cfg.max_field_bytes} bytes")
+        if lines[0] != lines[1]:
+            multiline.extend(MultilineCell(path, row, lines, name, value[:80]) for name, value in zip(header, fields)
+                             if _LINE_BREAKS.search(value))
         text = _LINE_BREAKS.sub(" ", fields[text_index])
         label = _LINE_BREAKS.sub(" ", fields[label_index]).strip()
         reason = ("empty text" if not text else "whitespace-only text" if not text.strip()
@@ -172,8 +213,8 @@ def _decode(path: str, delimiter: str) -> str:
         # Parse the valid text before the bad byte, plus a stand-in character, to find
         # the record and field that the bad byte belongs to.
         records = _parse(path, data[start:offset].decode("utf-8") + "?", delimiter)
-        row, fields = records[-1]
-        header_row, header = records[0]
+        row, _, fields = records[-1]
+        header_row, _, header = records[0]
         column = len(fields) - 1
         where = (f"header column {column + 1}" if row == header_row else
                  f"column {header[column].strip()!r}" if column < len(header) else f"column {column + 1}")
@@ -181,17 +222,19 @@ def _decode(path: str, delimiter: str) -> str:
                         f"{offset}); save the file as UTF-8") from None
 
 
-def _parse(path: str, text: str, delimiter: str) -> List[Tuple[int, List[str]]]:
-    """Non-blank records with their row numbers."""
+def _parse(path: str, text: str, delimiter: str) -> List[Tuple[int, Tuple[int, int], List[str]]]:
+    """Non-blank records with their row numbers and their first and last line."""
     # csv's own cell limit counts characters; lift it here (the whole text is in memory
     # anyway) and let _read_file enforce data.max_field_bytes with a precise message.
     previous_limit = csv.field_size_limit(max(len(text), 1))
-    records, row = [], 0
+    records, row, line = [], 0, 0
     try:
-        for fields in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        for fields in reader:
             row += 1
             if fields:
-                records.append((row, fields))
+                records.append((row, (line + 1, reader.line_num), fields))
+            line = reader.line_num
     except csv.Error as e:
         raise DataError(f"{path}, row {row + 1}: not valid CSV ({e})") from None
     finally:
@@ -209,19 +252,12 @@ def _column(path: str, header: List[str], name: str, role: str, delimiter: str) 
     return positions[0]
 
 
-def _staged_csv(rows: List[Tuple[str, str]]) -> bytes:
+def _staged_csv(rows: List[Row]) -> bytes:
     # TFX reads the header with a plain split(","), so it stays unquoted.
     out = io.StringIO()
     out.write(f"{contract.RAW_TEXT},{contract.RAW_LABEL}\n")
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
     return out.getvalue().encode("utf-8")
-
-
-def _report(staged: StagedData) -> bytes:
-    report = dataclasses.asdict(staged)
-    report["dropped"] = report["dropped"][:REPORTED_DROPPED_ROWS]
-    report["dropped_total"] = len(staged.dropped)
-    return (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _write_if_changed(path: str, content: bytes) -> None:

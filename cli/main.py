@@ -14,6 +14,7 @@ Heavy libraries (TensorFlow, TFX) load only when a command needs them, so ``--he
 answers at once.
 """
 import argparse
+import json
 import logging
 import os
 import sys
@@ -22,63 +23,88 @@ import warnings
 from typing import List, Optional
 
 from charword import contract
-from charword.config import PRESETS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
+from charword.config import PRESETS, VARIANTS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
 from charword.demo_data import DEMO_DATA
 
 
+class UsageError(Exception):
+    """A command line that cannot work, found before any work starts."""
+
+
+# Flags that set a configuration field: (flag, section, field, argparse options, help).
+CONFIG_FLAGS = (
+    ("--output-dir", "pipeline", "output_dir", {}, "directory for every artefact of the run"),
+    ("--text-column", "data", "text_column", {}, "name of the text column in the data"),
+    ("--label-column", "data", "label_column", {}, "name of the label column in the data"),
+    ("--eval-data", "data", "eval_data", {"metavar": "PATH"},
+     "held-out CSV/TSV file or directory (e.g. a dev set) that becomes the eval split, same columns; without it "
+     "staging splits the data, keeping every class in training"),
+    ("--max-epochs", "training", "max_epochs", {"type": int},
+     "passes over the training data at most; early stopping usually ends training sooner"),
+    ("--train-steps", "training", "train_steps", {"type": int},
+     "a fixed number of training steps instead of passes over the data"),
+    ("--variant", "model", "variant", {"choices": VARIANTS}, "model variant"),
+    ("--word-vectors", "model", "word_vectors", {"metavar": "PATH"},
+     "pretrained word vectors (GloVe, word2vec or fastText text file, plain or .gz) that initialise the word "
+     "embedding"),
+    ("--word-vectors-mode", "model", "word_vectors_mode", {"choices": WORD_VECTORS_MODES},
+     "how the pretrained word vectors train"),
+    ("--preset", "pipeline", "preset", {"choices": PRESETS},
+     "what to train and push: default (the char + word model), accurate (a BERT-family encoder fine-tuned in the "
+     "model; needs --teacher-checkpoint) or distilled (that model teaches the default one, which is pushed)"),
+    ("--teacher-checkpoint", "teacher", "checkpoint", {"metavar": "DIR"},
+     "the encoder the accurate and distilled presets fine-tune: a Hugging Face checkpoint directory, e.g. "
+     "../shared/models/all-MiniLM-L6-v2"),
+)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    defaults = CharwordConfig().to_dict()
     parser.add_argument("--config", help="JSON file with configuration sections (see charword/config.py)")
-    parser.add_argument("--output-dir", help="directory for every artefact of the run (default: ./outputs)")
-    parser.add_argument("--text-column", help="name of the text column in the data")
-    parser.add_argument("--label-column", help="name of the label column in the data")
-    parser.add_argument("--eval-data", metavar="PATH",
-                        help="held-out CSV/TSV file or directory (e.g. a dev set) that becomes the eval split, same "
-                             "columns; without it the data is hash-split (data.eval_data)")
-    parser.add_argument("--max-epochs", type=int,
-                        help="passes over the training data at most; early stopping usually ends training sooner "
-                             "(training.max_epochs)")
-    parser.add_argument("--train-steps", type=int,
-                        help="a fixed number of training steps instead of passes over the data (training.train_steps)")
-    parser.add_argument("--variant", choices=("hybrid", "word_only", "char_only"), help="model variant")
-    parser.add_argument("--word-vectors", metavar="PATH",
-                        help="pretrained word vectors (GloVe, word2vec or fastText text file, plain or .gz) that "
-                             "initialise the word embedding (model.word_vectors)")
-    parser.add_argument("--word-vectors-mode", choices=WORD_VECTORS_MODES,
-                        help="frozen, trainable, or frozen_then_trainable (default; model.word_vectors_mode)")
-    parser.add_argument("--preset", choices=PRESETS,
-                        help="what to train and push: default (the char + word model), accurate (a BERT-family "
-                             "encoder fine-tuned in the model; needs --teacher-checkpoint) or distilled (that "
-                             "model teaches the default one, which is pushed) (pipeline.preset)")
-    parser.add_argument("--teacher-checkpoint", metavar="DIR",
-                        help="the encoder the accurate and distilled presets fine-tune: a Hugging Face checkpoint "
-                             "directory, e.g. ../shared/models/all-MiniLM-L6-v2 (teacher.checkpoint)")
+    for flag, section, name, options, text in CONFIG_FLAGS:
+        default = json.dumps(defaults[section][name])
+        parser.add_argument(flag, **options, help=f"{text} (default: {default}; {section}.{name})")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="Beam pipeline argument, passed through unchanged (repeatable), e.g. "
-                             "--beam-arg=--runner=DataflowRunner")
+                             "--beam-arg=--runner=DataflowRunner (pipeline.beam_args)")
 
 
 def config_from_args(args: argparse.Namespace) -> CharwordConfig:
-    """The configuration: defaults, then ``--config`` JSON, then command-line flags."""
-    return load_config(args.config, {
-        "pipeline": {"output_dir": args.output_dir, "beam_args": tuple(args.beam_arg) or None,
-                     "preset": args.preset},
-        "teacher": {"checkpoint": args.teacher_checkpoint},
-        "data": {"text_column": args.text_column, "label_column": args.label_column, "eval_data": args.eval_data},
-        "training": {"train_steps": args.train_steps, "max_epochs": args.max_epochs},
-        "model": {"variant": args.variant, "word_vectors": args.word_vectors,
-                  "word_vectors_mode": args.word_vectors_mode},
-    })
+    """The configuration: defaults, then ``--config`` JSON, then command-line flags. An
+    error caused by a flag names the flag."""
+    cfg = load_config(args.config)
+    given = {(section, name): (flag, getattr(args, _dest(flag))) for flag, section, name, _, _ in CONFIG_FLAGS
+             if getattr(args, _dest(flag)) is not None}
+    if args.beam_arg:
+        given[("pipeline", "beam_args")] = ("--beam-arg", tuple(args.beam_arg))
+    changes: dict = {}
+    for (section, name), (_, value) in given.items():
+        changes.setdefault(section, {})[name] = value
+    try:
+        return cfg.replace(**changes)
+    except ConfigError as error:
+        flags = [f"{flag} {value!r}" for (section, name), (flag, value) in given.items()
+                 if str(error).startswith(f"{section}.{name} ")]
+        raise ConfigError(f"{error} (from {flags[0]})" if flags else str(error)) from None
 
 
 def _configure_logging(verbose: bool) -> None:
+    # Before TensorFlow loads. Level 3 also hides the CUDA plugin and oneDNN start-up
+    # messages TensorFlow prints on a machine without a GPU; it reaches Beam's workers
+    # and ServableCheck's probe process too.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
     if not verbose:
         # Reaches Beam's worker processes too, which otherwise flood the log with FutureWarnings.
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         warnings.simplefilter("ignore")
         from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
         absl_logging.set_verbosity(absl_logging.ERROR)
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("charword", "pipeline", "trainer", "components", "serving"):
@@ -89,12 +115,25 @@ def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _check_summary_path(path: Optional[str]) -> None:
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--summary-json {path}: the folder {folder} does not exist; create it or name a file in "
+                         "an existing folder")
+    if os.path.isdir(path):
+        raise UsageError(f"--summary-json {path} is a directory; name a file in it, e.g. "
+                         f"{os.path.join(path, 'summary.json')}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    _check_summary_path(args.summary_json)
     from pipeline.local_run import run_local  # pylint: disable=import-outside-toplevel
-    from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel
     started = time.time()
     summary = run_local(cfg, args.data, progress=_progress)
+    from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel  (after staging)
     print(format_summary(summary))
     print(f"  total: {time.time() - started:.0f} s; all artefacts under {os.path.abspath(cfg.pipeline.output_dir)}")
     if args.summary_json:
@@ -163,7 +202,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     version, rows, _ = _answer(args, contract.PREDICT_TEXT)
     width = max(len(row[contract.LABEL]) for row in rows)
     for text, row in zip(args.texts, rows):
-        print(f"{row[contract.LABEL]:<{width}}  {max(row[contract.PROBABILITIES]):.3f}  {text}")
+        note = "  [empty text: nothing to read, the label is a guess]" if row.get(contract.EMPTY) else ""
+        print(f"{row[contract.LABEL]:<{width}}  {max(row[contract.PROBABILITIES]):.3f}  {text}{note}")
     print(f"(model version {version})")
     return 0
 
@@ -250,18 +290,46 @@ def _add_model_source_args(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--url", help="a running server's model URL, http://127.0.0.1:8501/v1/models/NAME")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="charword", description=__doc__.split("\n")[0])
-    parser.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
-    commands = parser.add_subparsers(dest="command", required=True)
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it has none or its help already says it."""
 
-    run = commands.add_parser("run", help="run the full pipeline locally (LocalDagRunner, Beam DirectRunner)")
+    def _get_help_string(self, action):
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Commands:
+    """Adds subcommands that share the help format and ``--verbose``, with their help line
+    as their description."""
+
+    def __init__(self, parser: argparse.ArgumentParser):
+        self._commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        self._common = argparse.ArgumentParser(add_help=False)
+        # SUPPRESS: a subcommand's --verbose sets the flag, its absence keeps the main parser's value.
+        self._common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE)
+
+    def add(self, name: str, text: str) -> argparse.ArgumentParser:
+        return self._commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                                         parents=[self._common], formatter_class=_HelpFormatter)
+
+
+_VERBOSE = "show every log: TFX, Beam, and TensorFlow's own start-up messages"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="charword", description=__doc__.split("\n")[0],
+                                     formatter_class=_HelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE)
+    commands = _Commands(parser)
+
+    run = commands.add("run", "run the full pipeline locally (LocalDagRunner, Beam DirectRunner)")
     run.add_argument("--data", default=DEMO_DATA, help="CSV/TSV file or directory (default: bundled demo data)")
     run.add_argument("--summary-json", help="also write the run summary as JSON here")
     _add_config_args(run)
     run.set_defaults(handler=cmd_run)
 
-    compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines v2")
+    compile_kfp = commands.add("compile-kubeflow", "compile the pipeline for Kubeflow Pipelines v2")
     compile_kfp.add_argument("--output", required=True, help="pipeline file to write (.json)")
     compile_kfp.add_argument("--image", default="charword-pipeline:latest", help="container image of the pipeline")
     compile_kfp.add_argument("--pipeline-root", required=True,
@@ -289,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(compile_kfp)
     compile_kfp.set_defaults(handler=cmd_compile_kubeflow)
 
-    serve_cmd = commands.add_parser("serve", help="serve a model directory with TF Serving's REST API; new "
-                                                  "versions are loaded, warmed up and swapped in while serving")
+    serve_cmd = commands.add("serve", "serve a model directory with TF Serving's REST API; new versions are loaded, "
+                                      "warmed up and swapped in while serving")
     serve_cmd.add_argument("--model-dir", required=True,
                            help="directory of integer version subdirectories (<serving_dir>/<model name>)")
     serve_cmd.add_argument("--name", required=True, help="model name in URLs: /v1/models/NAME")
@@ -302,20 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--inference-threads", type=int, help="requests the model runs at once (default: 4)")
     serve_cmd.set_defaults(handler=cmd_serve)
 
-    predict = commands.add_parser("predict", help="print the predicted label and its probability for each text")
+    predict = commands.add("predict", "print the predicted label and its probability for each text")
     _add_model_source_args(predict)
     predict.set_defaults(handler=cmd_predict)
 
-    embed = commands.add_parser("embed", help="print each token's vector norm (and, with --model-dir, its "
-                                              "nearest vocabulary words)")
+    embed = commands.add("embed", "print each token's vector norm (and, with --model-dir, its nearest vocabulary "
+                                  "words)")
     _add_model_source_args(embed)
     embed.add_argument("--nearest", type=int, default=3, help="nearest vocabulary words per token, with "
                                                               "--model-dir (0: none)")
     embed.set_defaults(handler=cmd_embed)
 
-    inspect = commands.add_parser(
-        "inspect", help="inspect a model's token vectors: TensorBoard projector files, a PNG map, word-similarity "
-                           "and misspelling scores (--out), nearest vocabulary words of any word (--nearest)")
+    inspect = commands.add("inspect", "inspect a model's token vectors: TensorBoard projector files, a PNG map, "
+                                      "word-similarity and misspelling scores (--out), nearest vocabulary words of any "
+                                      "word (--nearest)")
     inspect.add_argument("--model-dir", required=True, help="a SavedModel directory (a Trainer output or a pushed "
                                                             "version), or a directory of version subdirectories")
     inspect.add_argument("--out", help="directory for the projector files, map.png, report.md and report.json")
@@ -337,8 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--no-map", action="store_true", help="do not draw map.png")
     inspect.set_defaults(handler=cmd_inspect)
 
-    cluster = commands.add_parser("beam-cluster", help="start, check or stop a local Beam job service and SDK "
-                                                       "worker pool for --runner=PortableRunner")
+    cluster = commands.add("beam-cluster", "start, check or stop a local Beam job service and SDK worker pool for "
+                                           "--runner=PortableRunner")
     cluster.add_argument("action", choices=("start", "status", "stop"))
     cluster.add_argument("--state-dir", default=os.path.join("outputs", "beam-cluster"),
                          help="where the cluster keeps its endpoints, pids and logs (default: outputs/beam-cluster)")
@@ -357,6 +425,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.handler(args)
     except ConfigError as error:
         print(f"charword: configuration error: {error}", file=sys.stderr)
+        return 2
+    except UsageError as error:
+        print(f"charword: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # pylint: disable=broad-except
         if args.verbose:

@@ -27,6 +27,8 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components import duplicate_check
+
 BLESSED_FILE = "INFRA_BLESSED"
 NOT_BLESSED_FILE = "INFRA_NOT_BLESSED"
 REQUESTS_FILE = "canned_requests.tfrecord"
@@ -89,7 +91,8 @@ def ServableCheck(  # pylint: disable=invalid-name
         timeout_seconds: tfx.dsl.components.Parameter[int] = 300) -> None:
     """Blesses the model only if a fresh process can load it and every signature answers."""
     if model_blessing.get_int_custom_property("blessed") != 1:
-        _mark(blessing, False, "not checked: the Evaluator did not bless this model")
+        _mark(blessing, False, "not checked: " + (model_blessing.get_string_custom_property(duplicate_check.REASON)
+                                                  or "the Evaluator did not bless this model"))
         return
     model_uri = path_utils.serving_model_path(model.uri)
     log_uri = os.path.join(blessing.uri, PROBE_LOG)

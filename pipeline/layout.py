@@ -2,8 +2,8 @@
 
     <output_dir>/pipeline_root/<name>/           TFX artefacts (one folder per component)
     <output_dir>/metadata/<name>/metadata.sqlite  ML Metadata of every run
-    <output_dir>/data/<name>/                     staged CSV and its staging report
-    <output_dir>/data/<name>/splits/{train,eval}/ the same, per split, with data.eval_data
+    <output_dir>/data/<name>/staging_report.json  what staging read, dropped and split
+    <output_dir>/data/<name>/splits/{train,eval}/ the staged CSV of each split (ExampleGen's data root)
     <output_dir>/schema/<name>/schema.pbtxt       the schema pinned by the first blessed run
     <serving_dir or output_dir/serving>/<model_name>/<version>/   pushed models
 
@@ -13,7 +13,7 @@ elsewhere on them. Remote URIs (``gs://...``) come back unchanged.
 """
 import os
 
-from charword.config import PipelineConfig
+from charword.config import ConfigError, PipelineConfig
 
 
 def _absolute(path: str) -> str:
@@ -32,14 +32,6 @@ def staged_data_dir(cfg: PipelineConfig) -> str:
     return os.path.join(_absolute(cfg.output_dir), "data", cfg.name)
 
 
-SPLITS = ("train", "eval")  # with data.eval_data: ExampleGen's splits, each a folder of the data root
-
-
-def staged_splits_dir(cfg: PipelineConfig) -> str:
-    """The data root when the eval split is a file of its own: ``train/`` and ``eval/`` inside."""
-    return os.path.join(staged_data_dir(cfg), "splits")
-
-
 def pinned_schema_dir(cfg: PipelineConfig) -> str:
     return os.path.join(_absolute(cfg.output_dir), "schema", cfg.name)
 
@@ -47,3 +39,22 @@ def pinned_schema_dir(cfg: PipelineConfig) -> str:
 def push_dir(cfg: PipelineConfig) -> str:
     """The Pusher's destination for this model: its version folders go inside."""
     return os.path.join(_absolute(cfg.serving_dir or os.path.join(cfg.output_dir, "serving")), cfg.model_name)
+
+
+def check_writable(cfg: PipelineConfig) -> None:
+    """Raises :class:`ConfigError` when the output or serving directory is a file, or lies
+    in a folder this process cannot write; remote URIs are left to their filesystem."""
+    for name, flag, path in (("output_dir", "--output-dir", cfg.output_dir), ("serving_dir", None, cfg.serving_dir)):
+        if not path or "://" in path:
+            continue
+        where = f"pipeline.{name}" + (f" ({flag})" if flag else "")
+        path = os.path.abspath(path)
+        existing = path
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise ConfigError(f"{where}: {existing} is a file, not a directory; name a directory (it is created "
+                              "when missing)")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"{where}: cannot write in {existing} (permission denied); name a directory you "
+                              "can write")

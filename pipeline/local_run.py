@@ -2,23 +2,27 @@
 
 One run at a time per pipeline: a lock file under the output directory makes a second
 concurrent run refuse at once, so two runs never write the same push.
+
+TFX, TFMA and TFDV are imported only once staging has accepted the data, so that bad
+input is refused in seconds rather than after their imports.
 """
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import logging
 import os
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from tfx import v1 as tfx
-
-from charword import data
-from charword.config import CharwordConfig
-from pipeline import layout, schema_pinning
+from charword import staging
+from charword.config import CharwordConfig, DataConfig
+from charword.data import StagedData
+from pipeline import layout
 from pipeline.beam_args import check_job_endpoint, resolve_beam_args
-from pipeline.distillation import check_teacher_checkpoint
-from pipeline.pipeline import create_pipeline
-from pipeline.run_summary import RunSummary, summarize
+
+if TYPE_CHECKING:
+    from pipeline.run_summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -52,48 +56,79 @@ def exclusive_run(cfg: CharwordConfig) -> Iterator[None]:
 
 def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] = logger.info) -> RunSummary:
     """Stages ``source`` (CSV/TSV file or directory), runs the whole pipeline and
-    returns its summary. Raises on bad data or anomalies before anything is pushed, and on
-    a teacher checkpoint it cannot load before anything runs."""
+    returns its summary. Bad data, unusable output paths and anomalies raise before
+    anything is pushed; whatever staging refuses, and a teacher checkpoint that cannot
+    load, is refused before anything is written."""
+    layout.check_writable(cfg.pipeline)
+    progress(f"Reading {source}" + (f" (train) and {cfg.data.eval_data} (eval)" if cfg.data.eval_data else ""))
+    prepared = staging.prepare(source, cfg.data)
+    # pylint: disable=import-outside-toplevel  (see the module docstring)
+    from tfx import v1 as tfx
+
+    from pipeline import schema_pinning
+    from pipeline.distillation import check_teacher_checkpoint
+    from pipeline.pipeline import create_pipeline, staged_splits_config
+    from pipeline.run_summary import summarize
     check_teacher_checkpoint(cfg)
     with exclusive_run(cfg):
-        held_out = None
-        if cfg.data.eval_data:
-            progress(f"Staging {source} (train) and {cfg.data.eval_data} (eval)")
-            staged, held_out = data.stage_train_and_eval(source, cfg.data.eval_data,
-                                                         layout.staged_splits_dir(cfg.pipeline), cfg.data)
-            data_root = layout.staged_splits_dir(cfg.pipeline)
-        else:
-            progress(f"Staging {source}")
-            staged = data.stage_dataset(source, layout.staged_data_dir(cfg.pipeline), cfg.data)
-            data_root = os.path.dirname(staged.csv_path)
-        progress(f"Staged {staged.rows_kept} of {staged.rows_read} rows ({len(staged.dropped)} dropped), "
-                 f"{len(staged.label_values)} classes: {', '.join(staged.label_values)}"
-                 + (f"; eval split: {held_out.rows_kept} held-out rows" if held_out else "; eval split: hash buckets"))
+        staged = staging.write(prepared, layout.staged_data_dir(cfg.pipeline))
+        progress(describe_staging(staged))
         schema_file = schema_pinning.pinned_schema_file(cfg.pipeline)
         if schema_file:
             progress(f"Validating against the pinned schema {schema_file}")
-        beam_args = resolve_beam_args(cfg.pipeline, os.path.getsize(staged.csv_path))
+        beam_args = resolve_beam_args(cfg.pipeline, sum(os.path.getsize(staged.csv_path(split))
+                                                        for split in staging.SPLITS))
         check_job_endpoint(beam_args)
         pipeline = create_pipeline(
-            cfg, data_root=data_root, num_classes=len(staged.label_values),
+            cfg, data_root=staged.data_root, num_classes=len(staged.label_values),
             pipeline_root=layout.pipeline_root(cfg.pipeline), schema_file=schema_file,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 _metadata_path(cfg)),
-            beam_args=beam_args)
+            beam_args=beam_args, input_config=staged_splits_config())
         progress(f"Running pipeline '{cfg.pipeline.name}' with Beam args {' '.join(beam_args)}")
         started_ms = int(time.time() * 1000) - 1000
         tfx.orchestration.LocalDagRunner().run(pipeline)
         summary = summarize(_metadata_path(cfg), cfg.pipeline.name, started_ms)
-        summary.staging = {"rows_read": staged.rows_read, "rows_kept": staged.rows_kept,
-                           "rows_dropped": len(staged.dropped), "rows_truncated": staged.truncated_rows,
-                           "report": os.path.join(os.path.dirname(staged.csv_path), data.STAGING_REPORT)}
-        if held_out:
-            summary.staging["eval"] = {"rows_read": held_out.rows_read, "rows_kept": held_out.rows_kept,
-                                       "rows_dropped": len(held_out.dropped), "source": cfg.data.eval_data}
+        summary.staging = staging_summary(staged, cfg.data)
         if summary.pushed and not schema_file:
-            pinned = schema_pinning.pin_schema(cfg, _metadata_path(cfg), staged)
+            pinned = schema_pinning.pin_schema(cfg, _metadata_path(cfg), staged.data)
             progress(f"Pinned the schema of this blessed run at {pinned}")
         return summary
+
+
+def describe_staging(staged: staging.StagedSplits) -> str:
+    """One line on what was staged, and the first cell that spans lines, if any."""
+    data = staged.data
+    rows = {split: len(rows) for split, rows in staged.split_rows.items()}
+    line = (f"Staged {data.rows_kept} of {data.rows_read} rows ({len(data.dropped)} dropped), "
+            f"{len(staged.label_values)} classes: {', '.join(staged.label_values)}; "
+            f"{rows['train']} train and {rows['eval']} eval rows"
+            + (f" (eval: held-out {staged.held_out.source_files[0]})" if staged.held_out else ""))
+    if staged.kept_in_train:
+        line += f"; kept wholly in train (no row hashed into it): {', '.join(staged.kept_in_train)}"
+    return line + (f"\n  {multiline_note(data)}" if data.multiline_cells else "")
+
+
+def multiline_note(data: StagedData) -> str:
+    """The warning for cells that span lines: legal CSV, but often a quote a broken export left open."""
+    return (f"{data.multiline_cells} cell(s) span lines, first: {data.first_multiline_cell}; "
+            "legal CSV, but a quote left open by a broken export makes one row of several: check the file")
+
+
+def staging_summary(staged: staging.StagedSplits, cfg: DataConfig) -> dict:
+    """The run summary's ``staging`` entry."""
+    data = staged.data
+    summary = {"rows_read": data.rows_read, "rows_kept": data.rows_kept, "rows_dropped": len(data.dropped),
+               "rows_truncated": data.truncated_rows, "multiline_cells": data.multiline_cells,
+               "first_multiline_cell": str(data.first_multiline_cell) if data.first_multiline_cell else None,
+               "report": staged.report_path,
+               "split": {split: len(rows) for split, rows in staged.split_rows.items()},
+               "kept_in_train": list(staged.kept_in_train)}
+    if staged.held_out:
+        held_out = staged.held_out
+        summary["eval"] = {"rows_read": held_out.rows_read, "rows_kept": held_out.rows_kept,
+                           "rows_dropped": len(held_out.dropped), "source": cfg.eval_data}
+    return summary
 
 
 def _metadata_path(cfg: CharwordConfig) -> str:

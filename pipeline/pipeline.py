@@ -2,12 +2,15 @@
 
     CsvExampleGen ─ StatisticsGen ─ SchemaGen ─ ExampleValidator (vs. the pinned schema, once
       there is one) ─ AnomalyGate ─ Transform ─ Trainer ─ Evaluator (vs. the latest blessed
-      model) ─ MisspellingCheck ─ ServableCheck | InfraValidator ─ Pusher
+      model) ─ MisspellingCheck ─ DuplicateCheck ─ ServableCheck | InfraValidator ─ Pusher
 
-ExampleGen hash-splits the data into train and eval, or, with ``data.eval_data``, takes
-the user's held-out file as the eval split. MisspellingCheck (when
+Local runs read the train and eval splits staging wrote (:func:`staged_splits_config`);
+on Kubeflow ExampleGen hash-splits the data root's CSV by default, or reads ``train/`` and
+``eval/`` folders (:func:`example_gen_configs`). MisspellingCheck (when
 ``evaluation.misspelled_fraction`` > 0) scores the candidate on misspelled eval text and
-may refuse the blessing (``evaluation.min_misspelled_accuracy``).
+may refuse the blessing (``evaluation.min_misspelled_accuracy``). DuplicateCheck passes the
+blessing on unless the candidate is the model already serving (a cached Trainer's output,
+pushed by an earlier run), so an unchanged rerun pushes nothing.
 
 ``pipeline.preset`` chooses the model Transform, Trainer and the gates see: the default
 char + word model, the ``accurate`` preset's fine-tuned encoder model
@@ -26,8 +29,10 @@ from typing import Optional, Tuple
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from charword import staging
 from charword.config import CharwordConfig
 from components.anomaly_gate import AnomalyGate
+from components.duplicate_check import DuplicateCheck
 from components.misspelling_check import MisspellingCheck
 from components.servable_check import ServableCheck
 from pipeline import layout
@@ -42,16 +47,23 @@ RESOLVER_ID = "latest_blessed_model_resolver"
 
 MISSPELLING_CHECK_ID = "MisspellingCheck"
 EVALUATOR_ID = "Evaluator"
+DUPLICATE_CHECK_ID = "DuplicateCheck"
+
+
+def staged_splits_config() -> example_gen_pb2.Input:
+    """ExampleGen's input config for a data root that holds the splits as folders,
+    ``train/*.csv`` and ``eval/*.csv`` (what :mod:`charword.staging` writes)."""
+    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*.csv")
+                                         for split in staging.SPLITS])
 
 
 def example_gen_configs(cfg: CharwordConfig) -> Tuple[example_gen_pb2.Input, Optional[example_gen_pb2.Output]]:
-    """ExampleGen's input and output split configs: with ``data.eval_data``, the staged
-    ``train/`` and ``eval/`` folders under the data root are the two splits (no output
-    config); without it, every ``*.csv`` of the data root, hash-split into train and eval."""
+    """ExampleGen's input and output split configs on Kubeflow: with ``data.eval_data``,
+    the ``train/`` and ``eval/`` folders under the data root are the two splits (no output
+    config); without it, every ``*.csv`` of the data root, hash-split into train and eval.
+    Local runs always read the folders their staging wrote."""
     if cfg.data.eval_data:
-        return example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*.csv")
-            for split in layout.SPLITS]), None
+        return staged_splits_config(), None
     return (example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*.csv")]),
             example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
                 example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=cfg.data.train_buckets),
@@ -130,7 +142,11 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
             examples=example_gen.outputs["examples"], fraction=cfg.evaluation.misspelled_fraction,
             lexicon=cfg.evaluation.misspelling_lexicon or "", min_accuracy=cfg.evaluation.min_misspelled_accuracy,
             seed=cfg.training.seed).with_id(MISSPELLING_CHECK_ID))
-    blessing = blessing_gate[-1].outputs["blessing"]
+    push_destination = push_dir or layout.push_dir(cfg.pipeline)
+    duplicate_check = DuplicateCheck(model=trainer.outputs["model"],
+                                     model_blessing=blessing_gate[-1].outputs["blessing"],
+                                     push_dir=push_destination).with_id(DUPLICATE_CHECK_ID)
+    blessing = duplicate_check.outputs["blessing"]
     if serving_check == "local":
         infra_check = ServableCheck(model=trainer.outputs["model"], model_blessing=blessing,
                                     examples=example_gen.outputs["examples"])
@@ -147,15 +163,14 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         model=trainer.outputs["model"], model_blessing=blessing,
         infra_blessing=infra_check.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_dir or layout.push_dir(cfg.pipeline))))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)))
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline.name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
                     *([validation_schema] if schema_file else []),
                     example_validator, anomaly_gate, transform, *(teacher.components if teacher else []), trainer,
-                    baseline_resolver, *blessing_gate,
-                    infra_check, pusher],
+                    baseline_resolver, *blessing_gate, duplicate_check, infra_check, pusher],
         enable_cache=cfg.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_args if beam_args is not None else resolve_beam_args(cfg.pipeline)))

@@ -13,10 +13,10 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
 from charword import contract
-from components import misspelling_check
+from components import duplicate_check, misspelling_check
 from pipeline.distillation import TEACHER_EVALUATOR_ID, TEACHER_TRAINER_ID
 from pipeline.eval_config import SLICE_FEATURE
-from pipeline.pipeline import MISSPELLING_CHECK_ID, RESOLVER_ID
+from pipeline.pipeline import DUPLICATE_CHECK_ID, MISSPELLING_CHECK_ID, RESOLVER_ID
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed", metadata_store_pb2.Execution.RUNNING: "running",
@@ -37,7 +37,7 @@ class RunSummary:
     """What a user wants to know after a run."""
 
     components: List[ComponentRun]
-    metrics: Dict[str, Dict[str, float]]  # slice name -> metric name -> value
+    metrics: Dict[str, Dict[str, Optional[float]]]  # slice name -> metric name -> value (None: undefined)
     blessed: Optional[bool]
     validation_failures: List[str]
     servable: Optional[bool]
@@ -50,6 +50,7 @@ class RunSummary:
     word_vectors: Optional[dict] = None  # Trainer: pretrained vectors' coverage (contract.WORD_VECTORS_REPORT)
     training: Optional[dict] = None  # Trainer: steps, passes and why it stopped (contract.TRAINING_REPORT)
     misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
+    already_serving: Optional[str] = None  # DuplicateCheck: why a blessed candidate was not pushed
     # The distilled preset's teacher: its metrics per slice (TeacherEvaluator) and its training report
     teacher_metrics: Optional[Dict[str, Dict[str, float]]] = None
     teacher_training: Optional[dict] = None
@@ -84,8 +85,9 @@ def _readable_metric_name(name: str) -> str:
     return "macro_" + name.split("\n_", 1)[1] if name.startswith("macro_average") else name
 
 
-def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
-    """Headline metrics per slice: example count, accuracy and the macro AUC / F1."""
+def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Optional[float]]]:
+    """Headline metrics per slice: example count, accuracy and the macro AUC / F1; AUC is
+    ``None`` (undefined) on a slice of fewer than two examples."""
     result = tfma.load_eval_result(evaluation_uri)
     metrics = {}
     for slice_key, by_output in result.slicing_metrics:
@@ -95,6 +97,8 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
                 for name, value in named.items():
                     if "doubleValue" in value and not sub_key and name != "example_count_diff":
                         values[_readable_metric_name(name)] = value["doubleValue"]
+        if values.get("example_count", 2) < 2:  # AUC needs a positive and a negative: undefined
+            values.update({name: None for name in values if "auc" in name})
         metrics[slice_name(slice_key)] = values
     return metrics
 
@@ -193,7 +197,11 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
     if TEACHER_TRAINER_ID in latest:
         model_run = _artifacts(store, latest[TEACHER_TRAINER_ID].id).get("model_run")
         summary.teacher_training = read_model_run_report(model_run, contract.TRAINING_REPORT)
-    if "ServableCheck" in latest:
+    if DUPLICATE_CHECK_ID in latest:
+        check = _artifacts(store, latest[DUPLICATE_CHECK_ID].id)["blessing"]
+        if _string_property(check, duplicate_check.DUPLICATE_OF):
+            summary.already_serving = _string_property(check, duplicate_check.REASON)
+    if "ServableCheck" in latest and not summary.already_serving:
         blessing = _artifacts(store, latest["ServableCheck"].id)["blessing"]
         summary.servable = _int_property(blessing, "blessed") == 1
         summary.servable_reason = _string_property(blessing, "reason")
@@ -213,7 +221,8 @@ def _training_line(trained: dict) -> str:
 def _metric_lines(metrics: Dict[str, Dict[str, float]], indent: str) -> List[str]:
     lines = []
     for slice_key in sorted(metrics, key=lambda s: (s != "overall", s)):
-        shown = ", ".join(f"{name}={value:.4f}" if name != "example_count" else f"examples={int(value)}"
+        shown = ", ".join(f"examples={int(value)}" if name == "example_count" else
+                          f"{name}=n/a (undefined on one example)" if value is None else f"{name}={value:.4f}"
                           for name, value in sorted(metrics[slice_key].items()))
         label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
             f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
@@ -229,9 +238,13 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "
                      f"{staged['rows_dropped']} dropped, {staged['rows_truncated']} cut to max_text_chars "
                      f"(report: {staged['report']})")
+        if staged.get("multiline_cells"):
+            lines.append(f"  warning: {staged['multiline_cells']} cell(s) span lines, first: "
+                         f"{staged['first_multiline_cell']} (a quote left open by a broken export?)")
         held_out = staged.get("eval")
         lines.append(f"  eval split: {held_out['rows_kept']} of {held_out['rows_read']} rows of {held_out['source']}"
-                     if held_out else "  eval split: hash buckets of the data")
+                     if held_out else f"  eval split: {staged['split']['eval']} rows (stratified hash buckets of the "
+                                      f"data; {staged['split']['train']} train)")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
     if summary.teacher_training:
@@ -261,5 +274,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.extend(f"    failed: {failure}" for failure in summary.validation_failures)
     if summary.servable is not None:
         lines.append(f"  servable: {'yes' if summary.servable else 'no'} ({summary.servable_reason})")
-    lines.append(f"  pushed: {summary.pushed_to if summary.pushed else 'no (the previous serving model stays)'}")
+    lines.append(f"  pushed: {summary.pushed_to}" if summary.pushed else
+                 f"  pushed: no: {summary.already_serving}" if summary.already_serving else
+                 "  pushed: no (the previous serving model stays)")
     return "\n".join(lines)

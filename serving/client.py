@@ -23,6 +23,7 @@ def remote(url: str, signature: str, texts: List[str], timeout: float = 60.0) ->
 
 def local(model, signature: str, texts: List[str]) -> Tuple[str, list]:
     """(version, predictions) from a :class:`serving.model.LoadedModel`, as the server answers."""
-    outputs = model.run(signature, [text.encode("utf-8") for text in texts])
+    values = [text.encode("utf-8") for text in texts]
+    outputs = protocol.flag_empty(signature, values, model.run(signature, values))
     return str(model.version), protocol.predict_response(outputs, columnar=False)["predictions"]
 

@@ -46,7 +46,10 @@ class LoadedModel:
     def __init__(self, version: int, path: str):
         self.version = version
         self.path = path
-        self._saved_model = charword.load_model(path)  # kept alive: the signatures use its resources
+        try:
+            self._saved_model = charword.load_model(path)  # kept alive: the signatures use its resources
+        except (OSError, ValueError, tf.errors.OpError) as error:
+            raise ModelError(f"{path} is not a loadable SavedModel: {_load_failure(error)}") from None
         signatures = dict(self._saved_model.signatures)
         self._functions = signatures
         # Signatures this server can feed: one string input (all of charword's contract).
@@ -75,6 +78,16 @@ class LoadedModel:
         """Lines of an asset file of the SavedModel (``contract.WORD_VOCAB`` is the word vocabulary)."""
         with tf.io.gfile.GFile(os.path.join(self.path, "assets", name)) as handle:
             return [line.rstrip("\n") for line in handle]
+
+
+def _load_failure(error: Exception) -> str:
+    """Why a SavedModel did not load, in words (TensorFlow's own message otherwise)."""
+    message = str(error)
+    if "0 MetaGraphs" in message:
+        return f"its {SAVED_MODEL_FILE} holds no graph (an empty or unfinished file)"
+    if "Cannot parse" in message or "Error parsing message" in message:
+        return f"its {SAVED_MODEL_FILE} is not a SavedModel file (truncated, or another kind of file)"
+    return _reason(message)
 
 
 def _reason(message: str) -> str:

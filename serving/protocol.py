@@ -20,6 +20,9 @@ Responses follow TF Serving: row format answers ``{"predictions": [...]}``, one 
 per instance, a dict of outputs (or the bare value when the signature has a single
 output); columnar answers ``{"outputs": {...}}`` (or the bare list). String tensors are
 decoded as UTF-8; numbers and booleans become JSON numbers and booleans.
+
+``predict_text`` answers carry one more output, ``empty``: ``true`` for a text that is
+empty or white space only. Its label is only the model's guess with nothing to read.
 """
 import base64
 import binascii
@@ -126,6 +129,14 @@ def to_json(array: np.ndarray) -> Any:
     """A tensor as JSON values: nested lists, strings decoded as UTF-8."""
     values = array.tolist()
     return _decode(values) if array.dtype.kind in "OSU" else values
+
+
+def flag_empty(signature: str, values: List[bytes], outputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """``outputs`` with :data:`contract.EMPTY` added for ``predict_text``: whether each text is
+    empty or white space only (it holds no token, so its label says nothing)."""
+    if signature != contract.PREDICT_TEXT:
+        return dict(outputs)
+    return {**outputs, contract.EMPTY: np.array([not value.decode("utf-8", "replace").strip() for value in values])}
 
 
 def predict_response(outputs: Mapping[str, np.ndarray], columnar: bool) -> Dict[str, Any]:

@@ -165,6 +165,9 @@ class ModelRegistry:
 
 def open_model(path: str) -> LoadedModel:
     """Loads a SavedModel directory, or the newest valid version of a versioned one."""
+    if os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is a file; give a SavedModel directory (it holds {SAVED_MODEL_FILE}) or a "
+                                "directory of version folders, e.g. outputs/serving/charword")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"model directory {path} does not exist")
     if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):

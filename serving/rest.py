@@ -164,6 +164,7 @@ def create_app(registry: ModelRegistry, model_name: str, limits: Limits = Limits
                 executor, model.run, parsed.signature, parsed.values)
         except (protocol.BadRequest, InputError) as error:
             raise ApiError(400, str(error)) from None
+        outputs = protocol.flag_empty(parsed.signature, parsed.values, outputs)
         return JSONResponse(protocol.predict_response(outputs, parsed.columnar),
                             headers={protocol.VERSION_HEADER: str(model.version)})
 

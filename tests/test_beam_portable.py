@@ -23,10 +23,11 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as pipeline_py
 
+from charword import staging
 from charword.config import CharwordConfig
 from charword.demo_data import DEMO_DATA
 from pipeline import beam_cluster, layout
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, staged_splits_config
 from tests import process_group
 
 pytestmark = pytest.mark.slow
@@ -73,7 +74,7 @@ def _direct_runner_transform(cfg: CharwordConfig, data_dir: str, work_dir: str) 
     """Runs the pipeline up to Transform on the DirectRunner; returns its pipeline root."""
     pipeline_root = os.path.join(work_dir, "pipeline_root")
     pipeline = create_pipeline(
-        cfg, data_root=data_dir, num_classes=2, pipeline_root=pipeline_root,
+        cfg, data_root=data_dir, num_classes=2, pipeline_root=pipeline_root, input_config=staged_splits_config(),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             os.path.join(work_dir, "metadata.sqlite")),
         beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"))
@@ -114,7 +115,8 @@ def test_charword_run_on_the_portable_runner_pushes_and_transforms_as_the_direct
 
     cfg = CharwordConfig().replace(**SETTINGS, pipeline=dict(output_dir=str(driver_dir / "outputs")))
     portable_examples, portable_vocabularies = _transform_outputs(layout.pipeline_root(cfg.pipeline))
-    direct_root = _direct_runner_transform(cfg, layout.staged_data_dir(cfg.pipeline), str(tmp_path / "direct"))
+    staged_splits = os.path.join(layout.staged_data_dir(cfg.pipeline), staging.SPLITS_DIR)
+    direct_root = _direct_runner_transform(cfg, staged_splits, str(tmp_path / "direct"))
     direct_examples, direct_vocabularies = _transform_outputs(direct_root)
     assert sorted(portable_vocabularies) == sorted(direct_vocabularies) and direct_vocabularies
     assert portable_vocabularies == direct_vocabularies

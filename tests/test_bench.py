@@ -150,7 +150,7 @@ def test_quality_report_pairs_every_arm_with_fasttext_and_says_who_wins(tmp_path
     assert report["results"]["fasttext"]["scores"]["accuracy"]["clean"]["mean"] == 0.8
     test = report["paired_tests"]["default"]["clean"]
     assert (test["only_first"], test["only_second"]) == (40, 0) and test["p_value"] < 1e-6
-    assert report["verdicts"][0].startswith("clean: default 100.0% vs fastText 80.0% (+20.0 points")
+    assert report["verdicts"][0].startswith("clean: accuracy default 100.0 vs fastText 80.0 (+20.0 points")
     assert report["verdicts"][0].endswith("default wins")
     statuses = {t["target"]: t["status"] for t in report["targets"]}
     assert statuses["default >= fastText + 2 points, clean"] == "PASS"

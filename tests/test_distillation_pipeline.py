@@ -143,7 +143,8 @@ def _broken_checkpoints(tmp_path):
 @pytest.mark.parametrize("preset", ["accurate", "distilled"])
 def test_a_teacher_checkpoint_that_cannot_load_stops_the_run_before_anything_runs(tmp_path, preset):
     data = tmp_path / "data.csv"
-    data.write_text("text,label\na fine film,positive\na dull film,negative\n")
+    data.write_text("text,label\n" + "".join(f"a fine film {i},positive\na dull film {i},negative\n"
+                                             for i in range(20)))  # data staging accepts
     for checkpoint, named in _broken_checkpoints(tmp_path):
         cfg = CharwordConfig().replace(pipeline=dict(preset=preset, output_dir=str(tmp_path / "outputs")),
                                        teacher=dict(checkpoint=checkpoint))

@@ -11,6 +11,7 @@ TFX, so the steps that also run Beam or load a model are in the slow suite. The 
 preset's steps: its BulkInferrer (TeacherInference) on a teacher trained by ``run_fn``, and
 the student's Trainer on BulkInferrer's output.
 """
+import copy
 import json
 import os
 import shutil
@@ -172,6 +173,34 @@ def test_misspelling_check_step_scores_misspelled_eval_text_and_passes_the_verdi
     assert (tmp_path / "task" / "blessing" / marker).exists()
     written = json.loads((tmp_path / "task" / "blessing" / "misspelled_eval.json").read_text())
     assert written["misspelled_accuracy"] == pytest.approx(metadata["misspelled_accuracy"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("serving", ["the same model", "another model"])
+def test_duplicate_check_step_passes_the_blessing_on_unless_the_model_is_already_serving(job, tmp_path, serving):
+    job = copy.deepcopy(job)
+    push_dir = tmp_path / "serving" / "charword"
+    parameters = job["pipelineSpec"]["root"]["dag"]["tasks"]["DuplicateCheck"]["inputs"]["parameters"]
+    parameters["push_dir"]["runtimeValue"]["constant"] = str(push_dir)
+    candidate = tmp_path / "model" / "Format-Serving"
+    for directory, weights in ((candidate, b"weights"), (push_dir / "1796545392", b"weights" if serving ==
+                                                          "the same model" else b"other weights")):
+        (directory / "variables").mkdir(parents=True)
+        (directory / "variables" / "variables.data-00000-of-00001").write_bytes(weights)
+        (directory / contract.SAVED_MODEL_FILE).write_bytes(b"graph")
+    model_blessing = tmp_path / "model_blessing"
+    model_blessing.mkdir()
+    result = kfp_launcher.run_step(job, "DuplicateCheck", {
+        "model": InputArtifact(str(tmp_path / "model")),
+        "model_blessing": InputArtifact(str(model_blessing), {"blessed": 1.0})}, str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    metadata = _output(result, "blessing")["metadata"]
+    if serving == "the same model":
+        assert metadata["blessed"] == 0.0 and metadata["duplicate_of"] == str(push_dir / "1796545392")
+        assert "already serving" in metadata["reason"] and (tmp_path / "task" / "blessing" / "NOT_BLESSED").exists()
+    else:
+        assert metadata["blessed"] == 1.0 and metadata["duplicate_of"] == ""
+        assert (tmp_path / "task" / "blessing" / "BLESSED").exists()
 
 
 # ---- the distilled preset's steps -------------------------------------------------------------------------------

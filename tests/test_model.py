@@ -51,7 +51,7 @@ def _small_config(**model):
                                                sentence_units=4, char_filters=((1, 4), (3, 4)), **model))
 
 
-@pytest.mark.parametrize("sentence_encoder", ["bilstm", "cnn"])
+@pytest.mark.parametrize("sentence_encoder", ["bilstm", "bilstm_max", "cnn"])
 @pytest.mark.parametrize("char_encoder", ["cnn", "bilstm", "ngrams"])
 def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder):
     cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder)
@@ -132,7 +132,7 @@ def test_char_encoder_once_per_distinct_token_equals_every_slot_in_outputs_and_g
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["bilstm", "cnn"])
+@pytest.mark.parametrize("kind", ["bilstm", "bilstm_max", "cnn"])
 def test_sentence_encoder_trimmed_to_the_longest_text_equals_every_slot(kind):
     tf.keras.utils.set_random_seed(1)
     inputs, _ = _char_batch(np.random.default_rng(3))
@@ -245,7 +245,8 @@ def test_ablation_switches_build_the_expected_branches(variant, has_word, has_ch
     models = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=4)
     names = {layer.name for layer in models.classifier.layers}
     assert ("word_embedding" in names) == has_word
-    assert ("char_cnn" in names) == has_char
+    assert ("word_bigrams" in names) == has_word  # the bigram bag reads the word vocabulary
+    assert ("char_ngrams" in names) == has_char
     inputs = {contract.WORD_IDS: np.ones((2, 7), np.int64), contract.CHAR_IDS: np.ones((2, 7, 9), np.int64)}
     assert models.classifier(inputs).shape == (2, 4)
     assert models.token_encoder(inputs).shape == (2, 7, cfg.model.token_dim)
@@ -325,6 +326,7 @@ LAYER_CASES = [
     (layers.OOVRouting, dict(mode="gate", vocab_size=5), _routing_inputs),
     (layers.OOVRouting, dict(mode="zero", vocab_size=5), _routing_inputs),
     (layers.SentenceEncoder, dict(kind="cnn", units=4), _token_inputs),
+    (layers.SentenceEncoder, dict(kind="bilstm_max", units=3), _token_inputs),
     (layers.SentenceEncoder, dict(kind="bilstm", units=3, trim_padding=True), _token_inputs),
     (layers.GradientGate, {}, lambda rng: {"inputs": _normal(rng, 2, 3)}),
     (layers.DistinctTokens, {}, _repeated_char_ids),

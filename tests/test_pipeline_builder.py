@@ -18,7 +18,7 @@ from pipeline import layout
 from pipeline.beam_args import resolve_beam_args
 from pipeline.eval_config import build_eval_config
 from pipeline.kubeflow_dag import compile_pipeline
-from pipeline.pipeline import create_pipeline, example_gen_configs
+from pipeline.pipeline import create_pipeline, example_gen_configs, staged_splits_config
 from tests import fake_cloud_fs
 
 CFG = CharwordConfig().replace(evaluation=dict(min_accuracy=0.72, max_accuracy_drop=0.03, min_oov_accuracy=0.5),
@@ -34,9 +34,9 @@ def test_local_pipeline_has_every_component_in_dependency_order(tmp_path):
     ids = _ids(pipeline)
     assert sorted(ids) == sorted(["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
                                   "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator",
-                                  "MisspellingCheck", "ServableCheck", "Pusher"])
+                                  "MisspellingCheck", "DuplicateCheck", "ServableCheck", "Pusher"])
     chain = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
-             "Trainer", "Evaluator", "MisspellingCheck", "ServableCheck", "Pusher"]
+             "Trainer", "Evaluator", "MisspellingCheck", "DuplicateCheck", "ServableCheck", "Pusher"]
     assert [ids.index(c) for c in chain] == sorted(ids.index(c) for c in chain)
 
 
@@ -45,7 +45,8 @@ def test_without_the_misspelling_view_the_evaluator_blesses_alone(tmp_path):
     nodes = {c.id: c for c in create_pipeline(cfg, data_root=str(tmp_path), num_classes=2,
                                               pipeline_root=str(tmp_path)).components}
     assert "MisspellingCheck" not in nodes
-    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert nodes["DuplicateCheck"].inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "DuplicateCheck"
 
 
 def test_the_misspelling_check_gets_its_settings_from_the_config(tmp_path):
@@ -71,6 +72,8 @@ def test_a_held_out_eval_file_replaces_the_hash_split(tmp_path):
     assert held_out["input_config"]["splits"] == [{"name": "train", "pattern": "train/*.csv"},
                                                   {"name": "eval", "pattern": "eval/*.csv"}]
     assert not held_out["output_config"].get("split_config")
+    # Local runs read the folders staging wrote, whatever the eval source.
+    assert json_format.MessageToDict(staged_splits_config()) == held_out["input_config"]
 
 
 def test_pinned_schema_is_what_the_validator_checks(tmp_path):
@@ -92,8 +95,10 @@ def test_wiring_gate_before_transform_and_blessings_into_pusher(tmp_path):
     assert "AnomalyGate" in {node.id for node in nodes["Transform"].upstream_nodes}
     assert nodes["Evaluator"].inputs["baseline_model"].producer_component_id == "latest_blessed_model_resolver"
     assert nodes["MisspellingCheck"].inputs["model_blessing"].producer_component_id == "Evaluator"
-    assert nodes["ServableCheck"].inputs["model_blessing"].producer_component_id == "MisspellingCheck"
-    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "MisspellingCheck"
+    assert nodes["DuplicateCheck"].inputs["model_blessing"].producer_component_id == "MisspellingCheck"
+    assert nodes["ServableCheck"].inputs["model_blessing"].producer_component_id == "DuplicateCheck"
+    assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "DuplicateCheck"
+    assert nodes["DuplicateCheck"].exec_properties["push_dir"] == layout.push_dir(CFG.pipeline)
     # The last blessed model is one the misspelling check blessed, not one the Evaluator alone did.
     ir = compiler.Compiler().compile(create_pipeline(CFG, data_root=str(tmp_path), num_classes=2,
                                                      pipeline_root=str(tmp_path)))

@@ -110,16 +110,24 @@ def test_first_run_blesses_and_pushes(workspace):
     assert os.path.exists(os.path.join(layout.pinned_schema_dir(workspace.cfg.pipeline), "schema.pbtxt"))
     assert summary.staging["rows_read"] == len(workspace.rows) + len(AWKWARD_ROWS)
     assert summary.staging["rows_dropped"] == 3 and summary.staging["rows_truncated"] == 2
+    assert summary.staging["multiline_cells"] == 1 and "lines" in summary.staging["first_multiline_cell"]
 
 
-def test_second_run_reuses_cache_and_compares_with_the_baseline(workspace):
+def test_second_run_reuses_the_cache_and_pushes_nothing_since_the_model_is_already_serving(workspace):
+    push_dir = layout.push_dir(workspace.cfg.pipeline)
+    before = _serving_snapshot(push_dir)
     summary = run_local(workspace.cfg, workspace.data)
     states = _component_states(summary)
     for component in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
         assert states[component] == "cached", states
     assert states["Evaluator"] == "ran"
     assert summary.baseline_model is not None
-    assert summary.blessed  # the same model is not worse than itself
+    assert summary.blessed  # the same model is not worse than itself...
+    assert not summary.pushed  # ...but it is the model serving
+    assert "the candidate is the model already serving" in summary.already_serving
+    assert f"version {workspace.first.pushed_to.rsplit('/', 1)[1]}" in summary.already_serving
+    assert "pushed: no: the candidate is the model already serving" in format_summary(summary)
+    assert _serving_snapshot(push_dir) == before
 
 
 def test_a_clearly_worse_model_is_not_blessed_and_nothing_is_pushed(workspace):

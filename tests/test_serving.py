@@ -177,6 +177,24 @@ def test_status_metadata_and_predictions(served):
     assert len(row["embeddings"]) == len(row["tokens"]) and len(row["embeddings"][0]) > 1
 
 
+def test_empty_texts_are_flagged(served, capsys, monkeypatch):
+    from cli import main as cli  # pylint: disable=import-outside-toplevel
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)  # restored afterwards: the CLI sets it for its children
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))  # the CLI sets it too
+    texts = ["", " \t\u3000 ", "the movie was wonderful ."]
+    rows = httpx.post(f"{served.url}{PREDICT}", json={"instances": texts}).json()["predictions"]
+    assert [row["empty"] for row in rows] == [True, True, False]
+    columnar = httpx.post(f"{served.url}{PREDICT}", json={"inputs": {"text": texts}}).json()["outputs"]
+    assert columnar["empty"] == [True, True, False]
+    embedded = httpx.post(f"{served.url}{PREDICT}", json={"signature_name": "embed_tokens", "instances": [""]})
+    assert "empty" not in embedded.json()["predictions"][0]
+    for source in (["--url", f"{served.url}/v1/models/{NAME}"], ["--model-dir", served.model_dir]):
+        assert cli.main(["predict", *texts, *source]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.endswith("[empty text: nothing to read, the label is a guess]") for line in lines[:3]] == [
+            True, True, False]
+
+
 def _raw(port: int, data: bytes) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.sendall(data)

@@ -343,12 +343,14 @@ class SentenceEncoder(keras.layers.Layer):
     """Encodes the token sequence of each text into one vector, ignoring token padding.
 
     ``bilstm``: final states of a bidirectional LSTM run over the real tokens.
+    ``bilstm_max``: the same LSTM's states at every real token, max-pooled (Conneau et
+    al. 2017's BiLSTM-max).
     ``cnn``: width-3 convolution then a max-pool over the real tokens.
     ``trim_padding``: token slots after the batch's last real token are cut off before
     encoding (both encoders mask padding, so the output is the same, for less work).
 
     Input: ``tokens`` ``[B, T, D]`` and ``mask`` ``[B, T]`` (bool).
-    Output: ``[B, 2 * units]`` for ``bilstm``, ``[B, units]`` for ``cnn``.
+    Output: ``[B, 2 * units]`` for the BiLSTMs, ``[B, units]`` for ``cnn``.
     """
 
     def __init__(self, kind: str, units: int, trim_padding: bool = False, **kwargs):
@@ -356,8 +358,9 @@ class SentenceEncoder(keras.layers.Layer):
         self.kind = kind
         self.units = units
         self.trim_padding = trim_padding
-        if kind == "bilstm":
-            self.encoder = keras.layers.Bidirectional(keras.layers.LSTM(units), name="bilstm")
+        if kind.startswith("bilstm"):
+            self.encoder = keras.layers.Bidirectional(
+                keras.layers.LSTM(units, return_sequences=kind == "bilstm_max"), name="bilstm")
         else:
             self.encoder = keras.layers.Conv1D(units, 3, padding="same", activation="relu", name="conv")
 
@@ -367,6 +370,8 @@ class SentenceEncoder(keras.layers.Layer):
             tokens, mask = tokens[:, :width], mask[:, :width]
         if self.kind == "bilstm":
             return self.encoder(tokens, mask=mask)
+        if self.kind == "bilstm_max":
+            return masked_max(self.encoder(tokens, mask=mask), mask, axis=1)
         tokens = tokens * tf.expand_dims(tf.cast(mask, tokens.dtype), -1)
         return masked_max(_conv_rows(self.encoder, tokens), mask, axis=1)
 

@@ -106,7 +106,7 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
                                trim_padding=True, name="sentence_encoder")(x, mask=mask)
-    if model_cfg.word_bigram_buckets:
+    if model_cfg.word_bigram_buckets and model_cfg.variant != "char_only":
         bigrams = layers.WordBigramBag(word_vocab_size, model_cfg.word_bigram_buckets, model_cfg.word_bigram_dim,
                                        name="word_bigrams")(word_ids)
         x = keras.layers.Concatenate(name="with_word_bigrams")([x, bigrams])

@@ -92,7 +92,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
         ],
-        verbose=2)
+        verbose=0)  # progress: one log line per epoch (EpochThroughput), on stderr
     wall_s = time.perf_counter() - started
     epochs_run = len(history.epoch)
     result = TrainingResult(
