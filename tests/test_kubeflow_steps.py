@@ -280,10 +280,10 @@ def test_student_trainer_step_trains_on_the_teacher_inference(distilled, teacher
         "transform_graph": InputArtifact(data.transform_graph_dir),
         "schema": InputArtifact(str(schema))}, str(tmp_path / "task"))
     assert result.returncode == 0, result.output[-3000:]
-    assert "soft_target_loss" in result.output  # the distillation loss trained the student
-    model_run = result.output_uri("model_run")
-    with open(os.path.join(model_run, contract.TRAINING_REPORT), encoding="utf-8") as handle:
+    with open(os.path.join(result.output_uri("model_run"), contract.TRAINING_REPORT), encoding="utf-8") as handle:
         report = json.load(handle)
-    assert report["steps"] == 12 and report["train_examples"] == 24
+    assert 0 < report["steps"] <= 12 and report["train_examples"] == 24  # the step budget, or early stopping
+    history = report["history"]
+    assert len(history["soft_target_loss"]) == len(history["loss"]) > 0  # the distillation loss trained it
     student = charword.load_model(os.path.join(result.output_uri("model"), "Format-Serving"))
     assert contract.EMBED_SENTENCE not in student.signatures  # the fast model: no encoder
