@@ -151,6 +151,8 @@ SENTENCE_PATHS = ("none", "concat", "gated")
 SENTENCE_TUNINGS = ("frozen", "trainable")
 SENTENCE_PLACEMENTS = ("transform", "model")
 CHECK_METRICS = ("loss", "accuracy")
+LR_SCHEDULES = ("constant", "warmup_linear_decay")
+PRESETS = ("default", "accurate", "distilled")
 # The model fields Transform reads (see CharwordConfig.transform_config).
 SENTENCE_TRANSFORM_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces")
 
@@ -331,6 +333,14 @@ class TrainingConfig(_Section):
         of the token vectors (word branch, char branch, merged; the ``projector_words``
         most frequent vocabulary words) and ``map.png`` (see embeddings/) into the model
         run directory, next to the TensorBoard logs; 0 writes none.
+      lr_schedule: ``constant`` (``learning_rate`` throughout) or ``warmup_linear_decay``
+        (BERT fine-tuning's: the rate rises linearly from 0 to ``learning_rate`` over the
+        first ``warmup_share`` of the planned steps, then falls linearly to 0 at the last
+        planned step).
+      warmup_share: the share of the planned steps that ``warmup_linear_decay`` warms up over.
+      weight_decay: AdamW's decoupled weight decay of a fine-tuned sentence encoder's weight
+        matrices (its biases and layer norms, and every other layer, are exempt): each step
+        shrinks them by ``weight_decay`` times the encoder's learning rate; 0 turns it off.
     """
 
     batch_size: int = 32
@@ -344,6 +354,9 @@ class TrainingConfig(_Section):
     seed: int = 42
     deterministic: bool = True
     projector_words: int = 0
+    lr_schedule: str = "constant"
+    warmup_share: float = 0.1
+    weight_decay: float = 0.0
 
     def validate(self) -> None:
         _positive("training", self, "batch_size", "max_epochs", "max_eval_examples", "early_stopping_patience")
@@ -355,6 +368,12 @@ class TrainingConfig(_Section):
         _one_of("training", "check_metric", self.check_metric, CHECK_METRICS)
         _require(isinstance(self.projector_words, int) and self.projector_words >= 0, "training.projector_words",
                  "must be an integer >= 0", self.projector_words)
+        _one_of("training", "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _require(0.0 <= self.warmup_share < 1.0, "training.warmup_share", "must be in [0, 1)", self.warmup_share)
+        _require(self.weight_decay >= 0.0, "training.weight_decay", "must be >= 0", self.weight_decay)
+        _require(self.lr_schedule == "constant" or self.plateau_lr_factor == 0.0, "training.plateau_lr_factor",
+                 "must be 0 with training.lr_schedule 'warmup_linear_decay' (the schedule sets the rate)",
+                 self.plateau_lr_factor)
 
 
 @dataclass(frozen=True)
@@ -473,6 +492,11 @@ class PipelineConfig(_Section):
       multi_processing_min_mb: the ``auto`` threshold, in MB of staged CSV.
       direct_num_workers: DirectRunner workers; 0 means one per CPU core.
       enable_cache: reuse outputs of components whose inputs did not change.
+      preset: what the pipeline trains and pushes: ``default`` (the char + word model of
+        ``model``), ``accurate`` (the model of the ``teacher`` section: a BERT-family
+        encoder fine-tuned in the model) or ``distilled`` (trains that model as a teacher,
+        labels the training examples with it, then trains and pushes the default model
+        on its soft targets; see docs/distillation.md).
     """
 
     name: str = "charword"
@@ -484,6 +508,7 @@ class PipelineConfig(_Section):
     multi_processing_min_mb: int = 50
     direct_num_workers: int = 0
     enable_cache: bool = True
+    preset: str = "default"
 
     def validate(self) -> None:
         _require(bool(self.name) and "/" not in self.name, "pipeline.name", "must be a non-empty name without '/'",
@@ -496,6 +521,90 @@ class PipelineConfig(_Section):
                  "pipeline.multi_processing_min_mb", "must be an integer >= 0", self.multi_processing_min_mb)
         _require(isinstance(self.direct_num_workers, int) and self.direct_num_workers >= 0,
                  "pipeline.direct_num_workers", "must be an integer >= 0", self.direct_num_workers)
+        _one_of("pipeline", "preset", self.preset, PRESETS)
+
+
+@dataclass(frozen=True)
+class TeacherConfig(_Section):
+    """The accurate model (``pipeline.preset`` ``accurate``), and the teacher of the
+    ``distilled`` preset: the char + word model with a BERT-family sentence encoder
+    fine-tuned inside it (``model.sentence_placement`` ``model``, ``sentence_tuning``
+    ``trainable``), trained as BERT is fine-tuned: warm-up then linear decay of the
+    learning rate, AdamW's weight decay on the encoder, a few passes, early stopping on
+    the eval split. Its token path is the default model's (``model`` configures the
+    student only), and it trains without misspelling noise. The teacher reads this
+    section and ``preprocessing`` alone (:meth:`CharwordConfig.teacher_config`).
+
+    Attributes:
+      checkpoint: the encoder's Hugging Face checkpoint directory (config.json,
+        model.safetensors, vocab.txt; any ``tf.io.gfile`` path); required by the
+        ``accurate`` and ``distilled`` presets, which check it before anything runs.
+      fusion: how the encoder's sentence vector joins the token path: ``gated`` or
+        ``concat`` (see ``model.sentence_path``).
+      max_pieces: WordPiece ids per text, ``[CLS]`` and ``[SEP]`` included.
+      learning_rate: the peak learning rate of the head, the fusion and the token path.
+      encoder_learning_rate: the peak learning rate of the encoder (at most
+        ``learning_rate``).
+      warmup_share: the share of the planned steps the learning rates warm up over
+        before they fall linearly to 0.
+      weight_decay: AdamW's decoupled weight decay of the encoder's weight matrices.
+      batch_size: examples per training step on each replica.
+      max_epochs: passes over the train split, at most (early stopping may end sooner).
+      train_steps: a fixed step budget instead of passes; ``None``: up to ``max_epochs``
+        passes.
+      early_stopping_patience: checks of the eval loss without improvement before
+        training stops (the best check's weights are kept).
+    """
+
+    checkpoint: Optional[str] = None
+    fusion: str = "gated"
+    max_pieces: int = 64
+    learning_rate: float = 1e-3
+    encoder_learning_rate: float = 5e-5
+    warmup_share: float = 0.1
+    weight_decay: float = 0.01
+    batch_size: int = 32
+    max_epochs: int = 2
+    train_steps: Optional[int] = None
+    early_stopping_patience: int = 1
+
+    def validate(self) -> None:
+        _require(self.checkpoint is None or (isinstance(self.checkpoint, str) and bool(self.checkpoint.strip())),
+                 "teacher.checkpoint", "must be a checkpoint directory or null", self.checkpoint)
+        _one_of("teacher", "fusion", self.fusion, ("concat", "gated"))
+        _require(isinstance(self.max_pieces, int) and 3 <= self.max_pieces <= 512, "teacher.max_pieces",
+                 "must be an integer in [3, 512] ([CLS], [SEP] and at least one piece)", self.max_pieces)
+        _require(self.learning_rate > 0, "teacher.learning_rate", "must be > 0", self.learning_rate)
+        _require(0 < self.encoder_learning_rate <= self.learning_rate, "teacher.encoder_learning_rate",
+                 f"must be in (0, teacher.learning_rate = {self.learning_rate}]", self.encoder_learning_rate)
+        _require(0.0 <= self.warmup_share < 1.0, "teacher.warmup_share", "must be in [0, 1)", self.warmup_share)
+        _require(self.weight_decay >= 0.0, "teacher.weight_decay", "must be >= 0", self.weight_decay)
+        _positive("teacher", self, "batch_size", "max_epochs", "early_stopping_patience")
+        _require(self.train_steps is None or (isinstance(self.train_steps, int) and self.train_steps > 0),
+                 "teacher.train_steps", "must be an integer > 0 or null", self.train_steps)
+
+
+@dataclass(frozen=True)
+class DistillationConfig(_Section):
+    """How the ``distilled`` preset's student learns from the teacher (Hinton et al. 2015;
+    :mod:`trainer.distillation`). The student's loss on a training batch is
+    ``(1 - soft_weight) * cross-entropy(labels) + soft_weight * temperature² *
+    KL(teacher_T || student_T)``, where ``x_T`` is the distribution ``x`` softened by the
+    temperature (``softmax(log x / temperature)``). A misspelled copy of a training text
+    (``noise``) keeps the teacher's probabilities for the clean text.
+
+    Attributes:
+      temperature: softens both distributions before they are compared (1: as they are).
+      soft_weight: the weight of the teacher's probabilities in the loss, against
+        ``1 - soft_weight`` for the true labels (1: the teacher alone).
+    """
+
+    temperature: float = 2.0
+    soft_weight: float = 0.9
+
+    def validate(self) -> None:
+        _require(self.temperature > 0, "distillation.temperature", "must be > 0", self.temperature)
+        _require(0.0 <= self.soft_weight <= 1.0, "distillation.soft_weight", "must be in [0, 1]", self.soft_weight)
 
 
 _SECTIONS = {
@@ -506,6 +615,8 @@ _SECTIONS = {
     "noise": NoiseConfig,
     "evaluation": EvaluationConfig,
     "pipeline": PipelineConfig,
+    "teacher": TeacherConfig,
+    "distillation": DistillationConfig,
 }
 _SECTION_NAMES = {section_cls: name for name, section_cls in _SECTIONS.items()}
 
@@ -521,6 +632,16 @@ class CharwordConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distillation: DistillationConfig = field(default_factory=DistillationConfig)
+
+    def __post_init__(self) -> None:
+        preset = self.pipeline.preset
+        _require(preset == "default" or self.teacher.checkpoint is not None, "teacher.checkpoint",
+                 f"must name the encoder's checkpoint directory with pipeline.preset {preset!r}", None)
+        _require(preset != "distilled" or self.model.sentence_path == "none", "model.sentence_path",
+                 "must be 'none' with pipeline.preset 'distilled': the student is the char + word model "
+                 "(the teacher has the encoder)", self.model.sentence_path)
 
     def to_dict(self) -> Dict[str, Dict[str, Any]]:
         """A JSON-serialisable dict (TFX ``custom_config`` carries it to components)."""
@@ -532,6 +653,34 @@ class CharwordConfig:
         values = self.to_dict()
         return {"preprocessing": values["preprocessing"],
                 "model": {name: values["model"][name] for name in SENTENCE_TRANSFORM_FIELDS}}
+
+    def teacher_config(self) -> "CharwordConfig":
+        """The configuration of the teacher (the ``accurate`` preset's model), what its
+        Transform and Trainer read: derived from the ``preprocessing`` and ``teacher``
+        sections alone, so that changing the student (``model``, ``training``, ``noise``,
+        ``distillation``) keeps the teacher's steps cached. See :class:`TeacherConfig`."""
+        teacher = self.teacher
+        _require(teacher.checkpoint is not None, "teacher.checkpoint", "must name the encoder's checkpoint "
+                 "directory to build the teacher", teacher.checkpoint)
+        return CharwordConfig(
+            preprocessing=self.preprocessing,
+            model=ModelConfig(sentence_path=teacher.fusion, sentence_checkpoint=teacher.checkpoint,
+                              sentence_placement="model", sentence_tuning="trainable",
+                              sentence_lr_scale=teacher.encoder_learning_rate / teacher.learning_rate,
+                              sentence_max_pieces=teacher.max_pieces),
+            training=TrainingConfig(batch_size=teacher.batch_size, learning_rate=teacher.learning_rate,
+                                    max_epochs=teacher.max_epochs, train_steps=teacher.train_steps,
+                                    early_stopping_patience=teacher.early_stopping_patience,
+                                    lr_schedule="warmup_linear_decay", warmup_share=teacher.warmup_share,
+                                    weight_decay=teacher.weight_decay),
+            noise=NoiseConfig(rate=0.0),
+            teacher=teacher)
+
+    def pushed_model_config(self) -> "CharwordConfig":
+        """The configuration of the model the pipeline trains and pushes: the teacher's
+        with ``pipeline.preset`` ``accurate``, else this one (the student's, when
+        ``distilled``)."""
+        return self.teacher_config() if self.pipeline.preset == "accurate" else self
 
     @classmethod
     def from_dict(cls, values: Dict[str, Dict[str, Any]]) -> "CharwordConfig":

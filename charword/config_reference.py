@@ -51,6 +51,8 @@ must be an object; JSON lists stand for tuples and integers for floats.
 | `--train-steps N` | `training.train_steps` |
 | `--variant V` | `model.variant` |
 | `--word-vectors PATH`, `--word-vectors-mode M` | `model.word_vectors`, `model.word_vectors_mode` |
+| `--preset P` | `pipeline.preset` |
+| `--teacher-checkpoint DIR` | `teacher.checkpoint` |
 | `--beam-arg=ARG` (repeatable) | `pipeline.beam_args` |
 
 Defaults are shown as they are written in the JSON file (`null` is Python's `None`;

@@ -40,6 +40,11 @@ CLEAN_CHAR_IDS = "clean_char_ids"      # int64 [B, T, C]: char ids before noise
 NOISED = "noised"                      # bool [B, T]: True where a misspelling replaced the token
 NOISE_FEATURES = (CLEAN_WORD_IDS, CLEAN_CHAR_IDS, NOISED)
 
+# The teacher's class probabilities, written into the raw training examples by the
+# distilled preset's BulkInferrer (float32 [classes], in the order of the label vocabulary)
+# and carried in the student's training batches (trainer/soft_targets.py).
+TEACHER_PROBABILITIES = "teacher_probabilities"
+
 # tf.Transform vocabulary files (assets of the transform graph and of the exported model).
 WORD_VOCAB = "words"
 LABEL_VOCAB = "labels"

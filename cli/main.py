@@ -1,6 +1,7 @@
 """charword: train hybrid character+word text models with TFX and push only validated ones.
 
   charword run [--data PATH --eval-data PATH --text-column C --label-column L]   run the pipeline locally
+      [--preset accurate|distilled --teacher-checkpoint DIR]
   charword compile-kubeflow --output PATH --pipeline-root URI     write a KFP v2 pipeline file
       --serving-dir URI --data-root URI [--schema FILE]
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
@@ -22,7 +23,7 @@ import warnings
 from typing import List, Optional
 
 from charword import contract
-from charword.config import VARIANTS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
+from charword.config import PRESETS, VARIANTS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
 from charword.demo_data import DEMO_DATA
 
 
@@ -48,6 +49,12 @@ CONFIG_FLAGS = (
      "embedding"),
     ("--word-vectors-mode", "model", "word_vectors_mode", {"choices": WORD_VECTORS_MODES},
      "how the pretrained word vectors train"),
+    ("--preset", "pipeline", "preset", {"choices": PRESETS},
+     "what to train and push: default (the char + word model), accurate (a BERT-family encoder fine-tuned in the "
+     "model; needs --teacher-checkpoint) or distilled (that model teaches the default one, which is pushed)"),
+    ("--teacher-checkpoint", "teacher", "checkpoint", {"metavar": "DIR"},
+     "the encoder the accurate and distilled presets fine-tune: a Hugging Face checkpoint directory, e.g. "
+     "../shared/models/all-MiniLM-L6-v2"),
 )
 
 

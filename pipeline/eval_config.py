@@ -8,26 +8,29 @@ ACCURACY = "sparse_categorical_accuracy"
 SLICE_FEATURE = contract.HAS_OOV
 
 
-def build_eval_config(cfg: EvaluationConfig, num_classes: int) -> tfma.EvalConfig:
+def build_eval_config(cfg: EvaluationConfig, num_classes: int, gates: bool = True) -> tfma.EvalConfig:
     """Accuracy with an absolute bound and a change threshold against the last blessed
     model on the overall slice (plus an optional bound on the OOV slice); AUC (binary)
-    or macro F1 (multi-class); metrics overall and by ``has_oov``.
+    or macro F1 (multi-class); metrics overall and by ``has_oov``. Without ``gates``, the
+    same metrics and no thresholds: a report that blesses nothing (the distilled preset's
+    teacher).
 
     Labels and the slice feature come from the model's ``transform_features``
     signature, so evaluation sees exactly the training preprocessing.
     """
-    gates = [tfma.PerSliceMetricThreshold(
+    thresholds = [tfma.PerSliceMetricThreshold(
         slicing_specs=[tfma.SlicingSpec()],
         threshold=tfma.MetricThreshold(
             value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.min_accuracy}),
             change_threshold=tfma.GenericChangeThreshold(
                 direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_accuracy_drop})))]
     if cfg.min_oov_accuracy > 0:
-        gates.append(tfma.PerSliceMetricThreshold(
+        thresholds.append(tfma.PerSliceMetricThreshold(
             slicing_specs=[tfma.SlicingSpec(feature_values={SLICE_FEATURE: "1"})],
             threshold=tfma.MetricThreshold(
                 value_threshold=tfma.GenericValueThreshold(lower_bound={"value": cfg.min_oov_accuracy}))))
-    accuracy = tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=gates)
+    accuracy = tfma.MetricConfig(class_name="SparseCategoricalAccuracy",
+                                 per_slice_thresholds=thresholds if gates else [])
     ranking = "AUC" if num_classes == 2 else "F1Score"
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=contract.SERVING_DEFAULT, prediction_key=contract.PROBABILITIES,

@@ -39,6 +39,7 @@ from tfx.utils import io_utils
 
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
+from pipeline.distillation import check_teacher_checkpoint
 from pipeline.pipeline import create_pipeline, example_gen_configs
 from pipeline.schema_pinning import SCHEMA_FILE
 from pipeline.vertex_training import VertexTraining
@@ -116,7 +117,9 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                             "--serving-dir")
     if schema_file:
         require_shared_location(schema_file, "the schema to validate the data against", "--schema")
-    train_args = json.dumps({"num_steps": cfg.training.train_steps} if cfg.training.train_steps else {})
+    check_teacher_checkpoint(cfg)
+    train_steps = cfg.pushed_model_config().training.train_steps
+    train_args = json.dumps({"num_steps": train_steps} if train_steps else {})
     input_config, output_config = (json_format.MessageToJson(config, indent=None) if config is not None else "{}"
                                    for config in example_gen_configs(cfg))
     pipeline = create_pipeline(

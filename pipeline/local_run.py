@@ -57,7 +57,8 @@ def exclusive_run(cfg: CharwordConfig) -> Iterator[None]:
 def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] = logger.info) -> RunSummary:
     """Stages ``source`` (CSV/TSV file or directory), runs the whole pipeline and
     returns its summary. Bad data, unusable output paths and anomalies raise before
-    anything is pushed; whatever staging refuses is refused before anything is written."""
+    anything is pushed; whatever staging refuses, and a teacher checkpoint that cannot
+    load, is refused before anything is written."""
     layout.check_writable(cfg.pipeline)
     progress(f"Reading {source}" + (f" (train) and {cfg.data.eval_data} (eval)" if cfg.data.eval_data else ""))
     prepared = staging.prepare(source, cfg.data)
@@ -65,8 +66,10 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
     from tfx import v1 as tfx
 
     from pipeline import schema_pinning
+    from pipeline.distillation import check_teacher_checkpoint
     from pipeline.pipeline import create_pipeline, staged_splits_config
     from pipeline.run_summary import summarize
+    check_teacher_checkpoint(cfg)
     with exclusive_run(cfg):
         staged = staging.write(prepared, layout.staged_data_dir(cfg.pipeline))
         progress(describe_staging(staged))

@@ -12,6 +12,13 @@ may refuse the blessing (``evaluation.min_misspelled_accuracy``). DuplicateCheck
 blessing on unless the candidate is the model already serving (a cached Trainer's output,
 pushed by an earlier run), so an unchanged rerun pushes nothing.
 
+``pipeline.preset`` chooses the model Transform, Trainer and the gates see: the default
+char + word model, the ``accurate`` preset's fine-tuned encoder model
+(:meth:`CharwordConfig.teacher_config`), or, ``distilled``, the default model trained as
+the student of that model: the teacher branch (:mod:`pipeline.distillation`) runs beside
+Transform, and the Trainer reads its BulkInferrer's examples with the teacher's
+probabilities.
+
 The same function serves the local runner and the Kubeflow compiler. Before Pusher,
 ``serving_check="local"`` proves the model loads and answers in a fresh process
 (no model server needed); ``"tf_serving"`` uses TFX's InfraValidator with TF Serving
@@ -30,15 +37,16 @@ from components.misspelling_check import MisspellingCheck
 from components.servable_check import ServableCheck
 from pipeline import layout
 from pipeline.beam_args import resolve_beam_args
+from pipeline.distillation import teacher_branch
 from pipeline.eval_config import build_eval_config
+from pipeline.training_steps import trainer_step, transform_step
 from pipeline.vertex_training import VertexTraining
 
-PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
-RUN_FN = "trainer.task.run_fn"
 RESOLVER_ID = "latest_blessed_model_resolver"
 
 
 MISSPELLING_CHECK_ID = "MisspellingCheck"
+EVALUATOR_ID = "Evaluator"
 DUPLICATE_CHECK_ID = "DuplicateCheck"
 
 
@@ -72,7 +80,9 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     """The charword pipeline.
 
     Args:
-      cfg: the configuration; it also travels to Transform and Trainer.
+      cfg: the configuration; Transform and Trainer get what they read of the pushed
+        model's (:meth:`CharwordConfig.pushed_model_config`), the teacher branch the
+        teacher's.
       data_root: directory of staged CSV files (see :mod:`charword.data`).
       num_classes: label classes, for the Evaluator's AUC / macro-F1 set-up.
       pipeline_root: where TFX writes artefacts.
@@ -91,7 +101,6 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
       input_config, output_config: ExampleGen's split configs (runtime parameters on
         Kubeflow); default :func:`example_gen_configs`.
     """
-    custom_config = cfg.to_dict()
     default_input, default_output = example_gen_configs(cfg)
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_root, input_config=input_config or default_input,
@@ -104,40 +113,28 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
     example_validator = tfx.components.ExampleValidator(statistics=statistics_gen.outputs["statistics"],
                                                         schema=validation_schema.outputs["schema"])
     anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
-        # Only what Transform reads, so that changing e.g. training knobs keeps Transform cached.
-        custom_config=cfg.transform_config())
-    # Transform waits for the gate; it reads the inferred schema (not a gate output) so that
-    # re-validating unchanged data keeps Transform and Trainer cached.
-    transform.add_upstream_node(anomaly_gate)
-    trainer_class = tfx.components.Trainer
-    if vertex_training is not None:
-        from tfx.v1.extensions import google_cloud_ai_platform  # pylint: disable=import-outside-toplevel
-        trainer_class = google_cloud_ai_platform.Trainer
-    trainer = trainer_class(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=train_args or tfx.proto.TrainArgs(num_steps=cfg.training.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=cfg.training.eval_steps),
-        custom_config={**custom_config, **(vertex_training.custom_config() if vertex_training else {})})
+    examples, schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
+    pushed_cfg = cfg.pushed_model_config()
+    transform = transform_step(pushed_cfg, examples, schema, anomaly_gate)
+    teacher, training_examples = None, transform.outputs["transformed_examples"]
+    if cfg.pipeline.preset == "distilled":
+        teacher = teacher_branch(cfg, examples, schema, anomaly_gate, num_classes, vertex_training)
+        training_examples = teacher.labelled_examples
+    trainer = trainer_step(pushed_cfg, training_examples, transform, schema, train_args, vertex_training)
     check_misspellings = cfg.evaluation.misspelled_fraction > 0
+    final_gate = MISSPELLING_CHECK_ID if check_misspellings else EVALUATOR_ID
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         # The final blessing only: with the misspelling check, a model the Evaluator blessed
-        # but the check refused is no baseline.
+        # but the check refused is no baseline; the distilled preset's teacher is never one.
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
-                                       producer_component_id=MISSPELLING_CHECK_ID if check_misspellings else None,
-                                       output_key="blessing" if check_misspellings else None),
+                                       producer_component_id=final_gate, output_key="blessing"),
     ).with_id(RESOLVER_ID)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=build_eval_config(cfg.evaluation, num_classes))
+        eval_config=build_eval_config(cfg.evaluation, num_classes)).with_id(EVALUATOR_ID)
     blessing_gate = [evaluator]
     if check_misspellings:
         blessing_gate.append(MisspellingCheck(
@@ -172,8 +169,8 @@ def create_pipeline(cfg: CharwordConfig, data_root: str, num_classes: int, pipel
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
                     *([validation_schema] if schema_file else []),
-                    example_validator, anomaly_gate, transform, trainer, baseline_resolver, *blessing_gate,
-                    duplicate_check, infra_check, pusher],
+                    example_validator, anomaly_gate, transform, *(teacher.components if teacher else []), trainer,
+                    baseline_resolver, *blessing_gate, duplicate_check, infra_check, pusher],
         enable_cache=cfg.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_args if beam_args is not None else resolve_beam_args(cfg.pipeline)))

@@ -14,6 +14,7 @@ from tfx.dsl.io import fileio
 
 from charword import contract
 from components import duplicate_check, misspelling_check
+from pipeline.distillation import TEACHER_EVALUATOR_ID, TEACHER_TRAINER_ID
 from pipeline.eval_config import SLICE_FEATURE
 from pipeline.pipeline import DUPLICATE_CHECK_ID, MISSPELLING_CHECK_ID, RESOLVER_ID
 
@@ -50,6 +51,9 @@ class RunSummary:
     training: Optional[dict] = None  # Trainer: steps, passes and why it stopped (contract.TRAINING_REPORT)
     misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
     already_serving: Optional[str] = None  # DuplicateCheck: why a blessed candidate was not pushed
+    # The distilled preset's teacher: its metrics per slice (TeacherEvaluator) and its training report
+    teacher_metrics: Optional[Dict[str, Dict[str, float]]] = None
+    teacher_training: Optional[dict] = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -188,6 +192,11 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
         model_run = _artifacts(store, latest["Trainer"].id).get("model_run")
         summary.word_vectors = read_model_run_report(model_run, contract.WORD_VECTORS_REPORT)
         summary.training = read_model_run_report(model_run, contract.TRAINING_REPORT)
+    if TEACHER_EVALUATOR_ID in latest:
+        summary.teacher_metrics = read_metrics(_artifacts(store, latest[TEACHER_EVALUATOR_ID].id)["evaluation"].uri)
+    if TEACHER_TRAINER_ID in latest:
+        model_run = _artifacts(store, latest[TEACHER_TRAINER_ID].id).get("model_run")
+        summary.teacher_training = read_model_run_report(model_run, contract.TRAINING_REPORT)
     if DUPLICATE_CHECK_ID in latest:
         check = _artifacts(store, latest[DUPLICATE_CHECK_ID].id)["blessing"]
         if _string_property(check, duplicate_check.DUPLICATE_OF):
@@ -201,6 +210,24 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
         summary.pushed = _int_property(pushed, "pushed") == 1
         summary.pushed_to = _string_property(pushed, "pushed_destination") or None
     return summary
+
+
+def _training_line(trained: dict) -> str:
+    return (f"training: {trained['steps']} steps of {trained['global_batch']} "
+            f"({trained['passes']:.1f} passes over {trained['train_examples']} examples) in "
+            f"{trained['wall_s']:.0f} s; {trained['stop_reason']}")
+
+
+def _metric_lines(metrics: Dict[str, Dict[str, float]], indent: str) -> List[str]:
+    lines = []
+    for slice_key in sorted(metrics, key=lambda s: (s != "overall", s)):
+        shown = ", ".join(f"examples={int(value)}" if name == "example_count" else
+                          f"{name}=n/a (undefined on one example)" if value is None else f"{name}={value:.4f}"
+                          for name, value in sorted(metrics[slice_key].items()))
+        label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
+            f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
+        lines.append(f"{indent}{label}: {shown}")
+    return lines
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -220,24 +247,19 @@ def format_summary(summary: RunSummary) -> str:
                                       f"data; {staged['split']['train']} train)")
     for run in summary.components:
         lines.append(f"  {run.component:<32} {run.state:<7} {run.seconds:7.1f} s")
+    if summary.teacher_training:
+        lines.append(f"  teacher {_training_line(summary.teacher_training)}")
     if summary.training:
-        trained = summary.training
-        lines.append(f"  training: {trained['steps']} steps of {trained['global_batch']} "
-                     f"({trained['passes']:.1f} passes over {trained['train_examples']} examples) in "
-                     f"{trained['wall_s']:.0f} s; {trained['stop_reason']}")
+        lines.append(f"  {_training_line(summary.training)}")
     if summary.word_vectors:
         found = summary.word_vectors
         lines.append(f"  word vectors: {found['path']} ({found['dim']}-d, {found['mode']}): {found['words_found']} of "
                      f"{found['vocabulary_words']} vocabulary words ({found['word_fraction']:.1%}), "
                      f"{found['tokens_found']} of {found['train_tokens']} train tokens ({found['token_fraction']:.1%})")
-    for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
-        values = summary.metrics[slice_key]
-        shown = ", ".join(f"examples={int(value)}" if name == "example_count" else
-                          f"{name}=n/a (undefined on one example)" if value is None else f"{name}={value:.4f}"
-                          for name, value in sorted(values.items()))
-        label = slice_key.replace(f"{SLICE_FEATURE}=1", "OOV slice (has_oov=1)").replace(
-            f"{SLICE_FEATURE}=0", "in-vocabulary (has_oov=0)")
-        lines.append(f"  {label}: {shown}")
+    lines.extend(_metric_lines(summary.metrics, "  "))
+    if summary.teacher_metrics:
+        lines.append("  teacher (not gated, not pushed):")
+        lines.extend(_metric_lines(summary.teacher_metrics, "    "))
     if summary.misspelled:
         checked = summary.misspelled
         share = checked[misspelling_check.MISSPELLED_TOKENS] / max(1, checked[misspelling_check.TOKENS])

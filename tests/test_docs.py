@@ -22,7 +22,7 @@ DOCS = os.path.join(REPO, "docs")
 README_MAX_LINES = 250
 # The pages the README's documentation index names, each findable by name.
 DOC_PAGES = ("pipeline.md", "model.md", "configuration.md", "running-at-scale.md", "serving.md", "pretrained.md",
-             "embeddings.md", "benchmarks.md", "faults.md", "development.md")
+             "distillation.md", "embeddings.md", "benchmarks.md", "faults.md", "development.md")
 
 SH_BLOCK = re.compile(r"^```(?:sh|bash|shell)[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")

@@ -7,27 +7,36 @@ tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...``, in a sub
 against local artefacts. What KFP's driver and launcher do around that (Kubernetes pods,
 ML Metadata, artefact upload) cannot run here and is not simulated beyond the
 ``ExecutorInput`` / ``ExecutorOutput`` contract. Each step is a fresh process importing
-TFX, so the steps that also run Beam or load a model are in the slow suite.
+TFX, so the steps that also run Beam or load a model are in the slow suite. The distilled
+preset's steps: its BulkInferrer (TeacherInference) on a teacher trained by ``run_fn``, and
+the student's Trainer on BulkInferrer's output.
 """
 import copy
 import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+import charword
 from charword import contract
+from charword.config import load_config
 from cli.main import main
 from components.anomaly_gate import ANOMALIES_FILE
 from components.servable_check import BLESSED_FILE, NOT_BLESSED_FILE
 from pipeline.kubeflow_dag import DATA_ROOT_PARAMETER, TRAIN_ARGS_PARAMETER
+from standalone.fn_args import make_fn_args
+from standalone.transform import rows_from_pairs, transform_rows
 from tests import kfp_launcher
+from tests.bert_helpers import write_checkpoint
 from tests.conftest import learnable_pairs
 from tests.kfp_launcher import InputArtifact
+from trainer import task
 
 SPLITS = ("train", "eval")
 SPLIT_NAMES = json.dumps(list(SPLITS))
@@ -192,3 +201,89 @@ def test_duplicate_check_step_passes_the_blessing_on_unless_the_model_is_already
     else:
         assert metadata["blessed"] == 1.0 and metadata["duplicate_of"] == ""
         assert (tmp_path / "task" / "blessing" / "BLESSED").exists()
+
+
+# ---- the distilled preset's steps -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    """The compiled distilled pipeline, its tiny teacher checkpoint and configuration."""
+    root = tmp_path_factory.mktemp("kfp_distilled")
+    checkpoint = str(root / "checkpoint")
+    write_checkpoint(checkpoint)
+    config = root / "config.json"
+    config.write_text(json.dumps({"preprocessing": {"max_tokens": 10, "max_chars": 16},
+                                  "model": {"word_dim": 16, "char_output_dim": 16, "token_dim": 16,
+                                            "sentence_units": 8, "char_ngram_buckets": 1000},
+                                  "teacher": {"max_pieces": 12, "batch_size": 8}}))
+    output = root / "charword.json"
+    assert main(["compile-kubeflow", "--output", str(output), "--pipeline-root", str(root / "pipeline_root"),
+                 "--serving-dir", str(root / "serving"), "--data-root", str(root / "data"), "--config", str(config),
+                 "--preset", "distilled", "--teacher-checkpoint", checkpoint, "--train-steps", "12",
+                 "--beam-arg=--direct_running_mode=in_memory", "--beam-arg=--direct_num_workers=1"]) == 0
+    cfg = load_config(str(config), {"pipeline": {"preset": "distilled"}, "teacher": {"checkpoint": checkpoint}})
+    return kfp_launcher.load(str(output)), cfg, root
+
+
+@pytest.fixture(scope="module")
+def teacher_inference(distilled):
+    """The TeacherInference (BulkInferrer) step run on raw examples with a teacher trained
+    by run_fn on the teacher's Transform of the same data."""
+    job, cfg, root = distilled
+    teacher_cfg = cfg.teacher_config()
+    pairs = {split: learnable_pairs(24, seed) for seed, split in enumerate(SPLITS)}
+    data = transform_rows(rows_from_pairs(pairs["train"]), rows_from_pairs(pairs["eval"]), teacher_cfg,
+                          str(root / "teacher_transform"))
+    trained = task.run_fn(make_fn_args(data, teacher_cfg, str(root / "teacher"), train_steps=6))
+    model = root / "teacher_model"
+    shutil.copytree(trained.serving_model_dir, model / "Format-Serving")
+    examples = _raw_examples(root / "examples")
+    result = kfp_launcher.run_step(job, "TeacherInference", {"examples": examples, "model": InputArtifact(str(model))},
+                                   str(root / "inference"))
+    return result, examples, str(model / "Format-Serving")
+
+
+@pytest.mark.slow
+def test_teacher_inference_step_writes_the_teachers_probabilities_into_every_example(teacher_inference):
+    result, examples, teacher_dir = teacher_inference
+    assert result.returncode == 0, result.output[-3000:]
+    labelled = _output(result, "output_examples")
+    assert json.loads(labelled["metadata"]["split_names"]) == sorted(SPLITS)
+    teacher = charword.load_model(teacher_dir)
+    for split in SPLITS:
+        files = tf.io.gfile.glob(os.path.join(labelled["uri"], f"Split-{split}", "*"))
+        written = [tf.train.Example.FromString(r.numpy())
+                   for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+        assert len(written) == 24
+        probabilities = np.array([e.features.feature[contract.TEACHER_PROBABILITIES].float_list.value
+                                  for e in written])
+        raw = [tf.train.Example.FromString(e.SerializeToString()) for e in written]
+        for example in raw:
+            del example.features.feature[contract.TEACHER_PROBABILITIES]
+        scored = teacher.signatures[contract.SERVING_DEFAULT](
+            examples=tf.constant([e.SerializeToString() for e in raw]))[contract.PROBABILITIES].numpy()
+        np.testing.assert_allclose(probabilities, scored, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_student_trainer_step_trains_on_the_teacher_inference(distilled, teacher_inference, tmp_path):
+    job, cfg, _ = distilled
+    labelled = _output(teacher_inference[0], "output_examples")
+    pairs = {split: learnable_pairs(24, seed) for seed, split in enumerate(SPLITS)}
+    data = transform_rows(rows_from_pairs(pairs["train"]), rows_from_pairs(pairs["eval"]), cfg,
+                          str(tmp_path / "transform"))
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    (schema / "schema.pbtxt").write_text("")
+    result = kfp_launcher.run_step(job, "Trainer", {
+        "examples": InputArtifact(labelled["uri"], labelled["metadata"]),
+        "transform_graph": InputArtifact(data.transform_graph_dir),
+        "schema": InputArtifact(str(schema))}, str(tmp_path / "task"))
+    assert result.returncode == 0, result.output[-3000:]
+    with open(os.path.join(result.output_uri("model_run"), contract.TRAINING_REPORT), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert 0 < report["steps"] <= 12 and report["train_examples"] == 24  # the step budget, or early stopping
+    history = report["history"]
+    assert len(history["soft_target_loss"]) == len(history["loss"]) > 0  # the distillation loss trained it
+    student = charword.load_model(os.path.join(result.output_uri("model"), "Format-Serving"))
+    assert contract.EMBED_SENTENCE not in student.signatures  # the fast model: no encoder

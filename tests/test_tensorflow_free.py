@@ -7,7 +7,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TENSORFLOW_FREE = ("tests/test_data_reader.py", "tests/test_bench.py", "tests/test_kubeflow_submit.py",
-                   "tests/test_security.py", "tests/test_docs.py", "tests/test_net.py")
+                   "tests/test_security.py", "tests/test_docs.py", "tests/test_net.py", "tests/test_presets.py")
 HEAVY = ("tensorflow", "tensorflow_transform", "tfx", "tf_keras")
 
 

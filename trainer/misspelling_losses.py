@@ -30,7 +30,7 @@ losses it adds; its ``call``, evaluation and the exported classifier see only th
 inputs, so serving is unchanged.
 """
 import logging
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -64,15 +64,21 @@ def needs_clean_features(cfg: CharwordConfig) -> bool:
     return cfg.noise.rate > 0 and (aux_inactive_reason(cfg) is None or cfg.noise.consistency_weight > 0)
 
 
-def training_model(models: Models, cfg: CharwordConfig) -> keras.Model:
-    """What ``fit`` trains: a :class:`NoiseAwareModel` when the auxiliary or the
-    consistency loss applies, else the classifier itself. Build it inside the
-    distribution strategy's scope."""
+def loss_weights(cfg: CharwordConfig) -> Tuple[float, float]:
+    """``(aux_weight, consistency_weight)`` that apply to this model and noise (0 for a
+    loss that cannot apply; the reason is logged)."""
     reason = aux_inactive_reason(cfg)
     if reason and cfg.noise.aux_weight > 0:
         logger.info("Auxiliary loss off: %s", reason)
     aux_weight = 0.0 if reason else cfg.noise.aux_weight
-    consistency_weight = cfg.noise.consistency_weight if cfg.noise.rate > 0 else 0.0
+    return aux_weight, cfg.noise.consistency_weight if cfg.noise.rate > 0 else 0.0
+
+
+def training_model(models: Models, cfg: CharwordConfig) -> keras.Model:
+    """What ``fit`` trains: a :class:`NoiseAwareModel` when the auxiliary or the
+    consistency loss applies, else the classifier itself. Build it inside the
+    distribution strategy's scope."""
+    aux_weight, consistency_weight = loss_weights(cfg)
     if not aux_weight and not consistency_weight:
         return models.classifier
     logger.info("Noise-aware training: auxiliary loss %s, consistency loss weight %g",
@@ -81,7 +87,7 @@ def training_model(models: Models, cfg: CharwordConfig) -> keras.Model:
 
 
 def _model_features(features):
-    return {name: value for name, value in features.items() if name not in contract.NOISE_FEATURES}
+    return contract.model_features(features)
 
 
 def contrastive_loss(predicted: tf.Tensor, target: tf.Tensor, word_ids: tf.Tensor) -> tf.Tensor:
@@ -156,31 +162,46 @@ class NoiseAwareModel(keras.Model):
         noised = tf.cast(tf.reduce_any(features[contract.NOISED], axis=1), divergence.dtype)
         return tf.math.divide_no_nan(tf.reduce_sum(divergence * noised), tf.reduce_sum(noised))
 
+    def added_losses(self, features, probabilities: tf.Tensor, vectors: tf.Tensor) -> List[tf.Tensor]:
+        """The weighted losses added to the label loss on a training batch (each tracked
+        unweighted); ``vectors`` as in :meth:`aux_loss`."""
+        added = []
+        if self.weight:
+            aux = self.aux_loss(features, vectors)
+            added.append(self.weight * aux)
+            self.aux_tracker.update_state(aux)
+        if self.consistency_weight:
+            consistency = self.consistency_loss(features, probabilities)
+            added.append(self.consistency_weight * consistency)
+            self.consistency_tracker.update_state(consistency)
+        return added
+
+    def label_weights(self, features, probabilities: tf.Tensor) -> Optional[tf.Tensor]:
+        """Per-example weights [B] of the label loss on a training batch; ``None``: 1."""
+        return None
+
     def train_step(self, data):
         features, labels = data
         inputs = _model_features(features)
         with tf.GradientTape() as tape:
             probabilities, vectors = self.train_net(inputs, training=True)
-            added = []
-            if self.weight:
-                aux = self.aux_loss(features, vectors)
-                added.append(self.weight * aux)
-                self.aux_tracker.update_state(aux)
-            if self.consistency_weight:
-                consistency = self.consistency_loss(features, probabilities)
-                added.append(self.consistency_weight * consistency)
-                self.consistency_tracker.update_state(consistency)
-            loss = self.compiled_loss(labels, probabilities, regularization_losses=self.losses + added)
+            added = self.added_losses(features, probabilities, vectors)
+            loss = self.compiled_loss(labels, probabilities, sample_weight=self.label_weights(features, probabilities),
+                                      regularization_losses=self.losses + added)
         self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
         self.compiled_metrics.update_state(labels, probabilities)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def loss_trackers(self) -> List[keras.metrics.Metric]:
+        """The trackers of the added losses, shown in training logs only."""
+        return [t for t in (self.aux_tracker, self.consistency_tracker) if t is not None]
+
     def test_step(self, data):
         logs = super().test_step(data)
-        for name in (AUX_LOSS, CONSISTENCY_LOSS):
-            logs.pop(name, None)  # evaluation batches carry no noise
+        for tracker in self.loss_trackers():
+            logs.pop(tracker.name, None)  # evaluation batches carry no noise
         return logs
 
     @property
     def metrics(self):
-        return [*super().metrics, *(t for t in (self.aux_tracker, self.consistency_tracker) if t is not None)]
+        return [*super().metrics, *self.loss_trackers()]

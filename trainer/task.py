@@ -13,7 +13,7 @@ from tfx import v1 as tfx
 
 from charword.config import CharwordConfig
 from embeddings import report as inspection
-from trainer import data, distribution, export, misspelling_losses, noise, pretrained
+from trainer import data, distillation, distribution, export, misspelling_losses, noise, pretrained, soft_targets
 from trainer.model import build_models
 from trainer.training import (
     EpochThroughput,
@@ -61,13 +61,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                 replicas, global_batch, training.batch_size, plan.train_examples, plan.eval_examples, plan.epochs,
                 plan.steps_per_epoch, plan.eval_steps, word_vocab_size, num_classes)
 
-    train_ds, eval_ds = noise.trainer_datasets(fn_args, cfg, tf_transform_output, global_batch, plan.eval_steps,
-                                               keep_clean=misspelling_losses.needs_clean_features(cfg))
+    # The distilled student reads BulkInferrer's raw examples with the teacher's probabilities.
+    distilled = cfg.pipeline.preset == "distilled"
+    datasets = soft_targets.trainer_datasets if distilled else noise.trainer_datasets
+    train_ds, eval_ds = datasets(fn_args, cfg, tf_transform_output, global_batch, plan.eval_steps,
+                                 keep_clean=misspelling_losses.needs_clean_features(cfg))
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
-        model = compile_classifier(misspelling_losses.training_model(models, cfg), training)
+        trained = (distillation if distilled else misspelling_losses).training_model(models, cfg)
+        model = compile_classifier(trained, training, plan.max_steps)
 
     throughput = EpochThroughput(global_batch)
     monitor, mode = check_monitor(training)

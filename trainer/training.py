@@ -14,6 +14,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import TrainingConfig
+from trainer import finetuning
 from trainer.optimizers import LazyAdam
 
 logger = logging.getLogger(__name__)
@@ -77,12 +78,19 @@ def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_
     return f"reached {limit} ({kept})"
 
 
-def compile_classifier(model: keras.Model, training: TrainingConfig) -> keras.Model:
+def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0) -> keras.Model:
     """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam
     (lazy on embedding tables, :class:`trainer.optimizers.LazyAdam`) at
-    ``training.learning_rate``, sparse categorical cross-entropy and an ``accuracy``
-    metric; returns it. Under a distribution strategy, call inside its scope."""
-    model.compile(optimizer=LazyAdam(training.learning_rate),
+    ``training.learning_rate`` (warmed up and decayed over ``planned_steps`` with
+    ``training.lr_schedule`` ``warmup_linear_decay``; ``training.weight_decay`` on a
+    fine-tuned encoder: :mod:`trainer.finetuning`), sparse categorical cross-entropy and
+    an ``accuracy`` metric; returns it. Under a distribution strategy, call inside its scope."""
+    rate = training.learning_rate
+    if training.lr_schedule == "warmup_linear_decay":
+        rate = finetuning.WarmupLinearDecay(rate, planned_steps, training.warmup_share)
+    optimizer = LazyAdam(rate)
+    finetuning.decay_encoder_weights(optimizer, model, training.weight_decay)
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
