@@ -14,15 +14,15 @@ from charword.config import CharwordConfig, ConfigError
 FASTTEXT = "fasttext"
 WORD_VECTORS = "$WORD_VECTORS"
 
-# Each lever of the default is an arm of its own beside the default and the word-only baselines.
+# Each lever of the default is an arm that takes it away (or swaps it), beside the default and
+# the word-only baselines.
 ARMS: Dict[str, dict] = {
     "default": {},
     "word_only": {"model": {"variant": "word_only"}, "noise": {"rate": 0.0}},
     "word_only+noise": {"model": {"variant": "word_only"}},
     "char_cnn": {"model": {"char_encoder": "cnn"}},
-    "char_ngrams": {"model": {"char_encoder": "ngrams"}},
     "no_noise": {"noise": {"rate": 0.0}},
-    "word_bigrams": {"model": {"word_bigram_buckets": 100_000}},
+    "no_word_bigrams": {"model": {"word_bigram_buckets": 0}},
     "default+vectors": {"model": {"word_vectors": WORD_VECTORS}},
     "word_only+vectors": {"model": {"variant": "word_only", "word_vectors": WORD_VECTORS}, "noise": {"rate": 0.0}},
     FASTTEXT: {},
