@@ -371,9 +371,6 @@ class TrainingConfig(_Section):
         _one_of("training", "lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _require(0.0 <= self.warmup_share < 1.0, "training.warmup_share", "must be in [0, 1)", self.warmup_share)
         _require(self.weight_decay >= 0.0, "training.weight_decay", "must be >= 0", self.weight_decay)
-        _require(self.lr_schedule == "constant" or self.plateau_lr_factor == 0.0, "training.plateau_lr_factor",
-                 "must be 0 with training.lr_schedule 'warmup_linear_decay' (the schedule sets the rate)",
-                 self.plateau_lr_factor)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,6 @@ DISTILLED = CharwordConfig().replace(pipeline=dict(preset="distilled"), teacher=
     (dict(distillation=dict(temperature=0.0)), "distillation.temperature must be > 0"),
     (dict(distillation=dict(soft_weight=1.5)), "distillation.soft_weight must be in [0, 1]"),
     (dict(training=dict(lr_schedule="cosine")), "training.lr_schedule must be one of"),
-    (dict(training=dict(lr_schedule="warmup_linear_decay", plateau_lr_factor=0.5)),
-     "training.plateau_lr_factor must be 0 with training.lr_schedule 'warmup_linear_decay'"),
     (dict(training=dict(weight_decay=-0.1)), "training.weight_decay must be >= 0"),
 ])
 def test_settings_that_cannot_work_name_the_field(sections, message):
