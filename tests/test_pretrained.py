@@ -41,7 +41,8 @@ def _cfg(vectors, **model):
     return CharwordConfig().replace(
         preprocessing=dict(max_tokens=8, max_chars=16, frequency_threshold=1, num_oov_buckets=4),
         model={"word_dim": DIM, "char_dim": 4, "char_output_dim": 8, "token_dim": 8, "sentence_units": 8,
-               "char_filters": ((1, 4), (3, 4)), "word_vectors": vectors, **model},
+               "char_filters": ((1, 4), (3, 4)), "char_ngram_buckets": 1000, "word_bigram_buckets": 1000,
+               "word_vectors": vectors, **model},
         training=dict(batch_size=8, train_steps=12, eval_steps=2, learning_rate=0.05))
 
 

@@ -35,20 +35,31 @@ def label_names(tf_transform_output: tft.TFTransformOutput) -> list:
     return [name.decode("utf-8") for name in tf_transform_output.vocabulary_by_name(contract.LABEL_VOCAB)]
 
 
+class _Untracked:
+    """Holds Keras models out of the SavedModel's object graph (a plain object, which
+    ``tf.Module`` does not track): the signatures still capture their variables, tracked
+    through ``_Exporter.model_variables``, but the Keras layers' own per-call traces, which
+    no signature uses, are not written (they were most of the export's time)."""
+
+    def __init__(self, models: Models):
+        self.models = models
+
+
 class _Exporter(tf.Module):
-    """Holds the models and the transform layer so the SavedModel tracks their assets."""
+    """Holds the models' variables and the transform layer so the SavedModel tracks them
+    and their assets."""
 
     def __init__(self, models: Models, tf_transform_output: tft.TFTransformOutput, prep_cfg: PreprocessingConfig):
         super().__init__()
-        self.classifier = models.classifier
-        self.token_encoder = models.token_encoder
-        self.branch_encoder = models.branch_encoder
+        self.keras = _Untracked(models)
+        self.model_variables = list({id(v): v for model in (models.classifier, models.token_encoder,
+                                                            models.branch_encoder, models.sentence_model)
+                                     if model is not None for v in model.variables}.values())
         self.tft_layer = tf_transform_output.transform_features_layer()
         self.raw_spec = tf_transform_output.raw_feature_spec()
         self.classes = tf.constant(label_names(tf_transform_output))
         self.prep_cfg = prep_cfg
         if models.sentence_model is not None:
-            self.sentence_model = models.sentence_model
             self.embed_sentence = tf.function(
                 self._embed_sentence, input_signature=[tf.TensorSpec([None], tf.string, name=contract.TEXT_INPUT)])
 
@@ -61,12 +72,13 @@ class _Exporter(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
     def serve_examples(self, examples):
         spec = {k: v for k, v in self.raw_spec.items() if k != contract.RAW_LABEL}
-        probabilities = self.classifier(self._model_inputs(tf.io.parse_example(examples, spec)), training=False)
+        inputs = self._model_inputs(tf.io.parse_example(examples, spec))
+        probabilities = self.keras.models.classifier(inputs, training=False)
         return {contract.PROBABILITIES: probabilities}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.TEXT_INPUT)])
     def predict_text(self, text):
-        probabilities = self.classifier(self._from_text(text), training=False)
+        probabilities = self.keras.models.classifier(self._from_text(text), training=False)
         batch = tf.shape(text)[0]
         return {
             contract.PROBABILITIES: probabilities,
@@ -78,8 +90,8 @@ class _Exporter(tf.Module):
     def embed_tokens(self, text):
         inputs = self._from_text(text)
         tokens = text_ops.tokenize(text, self.prep_cfg.lowercase)[:, : self.prep_cfg.max_tokens]
-        merged = self.token_encoder(inputs, training=False)
-        branches = self.branch_encoder(inputs, training=False)
+        merged = self.keras.models.token_encoder(inputs, training=False)
+        branches = self.keras.models.branch_encoder(inputs, training=False)
         absent = tf.zeros(tf.concat([tf.shape(merged)[:2], [0]], axis=0), merged.dtype)
         return {
             contract.TOKENS: tokens.to_tensor(default_value="", shape=[None, self.prep_cfg.max_tokens]),
@@ -90,8 +102,8 @@ class _Exporter(tf.Module):
 
     def _embed_sentence(self, text):
         inputs = self._from_text(text)
-        vector = self.sentence_model({name: inputs[name] for name in contract.SENTENCE_INPUTS if name in inputs},
-                                     training=False)
+        sentence_inputs = {name: inputs[name] for name in contract.SENTENCE_INPUTS if name in inputs}
+        vector = self.keras.models.sentence_model(sentence_inputs, training=False)
         return {contract.SENTENCE_VECTOR: vector}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)])
