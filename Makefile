@@ -18,14 +18,17 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Two test processes (pytest-xdist); the tests sharing one trained model stay in one.
+XDIST := -n 2 --dist loadgroup
+
 test: lint
-	$(VENV)/bin/python -m pytest tests -m "not slow"
+	$(VENV)/bin/python -m pytest tests -m "not slow" $(XDIST)
 
 test-slow: $(STAMP)
-	$(VENV)/bin/python -m pytest tests -m slow
+	$(VENV)/bin/python -m pytest tests -m slow $(XDIST)
 
 test-all: $(STAMP)
-	$(VENV)/bin/python -m pytest tests
+	$(VENV)/bin/python -m pytest tests $(XDIST)
 
 clean:
 	rm -rf outputs

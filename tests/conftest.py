@@ -18,6 +18,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``make test``), the tests that share ``trained_model`` run in one
+    worker, so the model trains once."""
+    for item in items:
+        if "trained_model" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("trained_model"))
+
+
 def pytest_collection_finish(session):
     """Two logical CPUs when a collected test module imported TensorFlow or a test trains
     (``trained_model``), before any test runs an op: TensorFlow fixes its devices then."""
@@ -32,6 +40,18 @@ def sst2_dir():
     path = os.path.abspath(os.path.join(SHARED_DATA, "sst2"))
     if not os.path.exists(os.path.join(path, "train.tsv")):
         pytest.skip(f"SST-2 not found at {path}")
+    return path
+
+
+def demo_subset(path, rows):
+    """Writes the demo data's header and first ``rows`` rows to ``path``; returns it."""
+    import csv  # pylint: disable=import-outside-toplevel
+
+    from charword.demo_data import DEMO_DATA  # pylint: disable=import-outside-toplevel
+    with open(DEMO_DATA, encoding="utf-8") as handle:
+        kept = list(csv.reader(handle))[:rows + 1]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(kept)
     return path
 
 
@@ -82,7 +102,8 @@ def trained_model(tmp_path_factory):
     cfg = CharwordConfig().replace(
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
-                   char_filters=((1, 16), (2, 16), (3, 32), (4, 32))),
+                   char_filters=((1, 16), (2, 16), (3, 32), (4, 32)), char_ngram_buckets=20_000,
+                   word_bigram_buckets=5_000),
         training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3))
     data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
                           str(work))

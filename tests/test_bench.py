@@ -211,7 +211,7 @@ def test_quality_report_smoke(tmp_path):
         for set_name in ("clean", "real 0.05", "real 0.1", "real 0.2", "selection clean"):
             assert 0.0 <= report["results"][arm]["scores"]["accuracy"][set_name]["mean"] <= 1.0
     assert set(report["paired_tests"]) == {"default", "word_only", "cnn"}
-    assert len(report["verdicts"]) == 4 and "clean: default" in done.stdout
+    assert len(report["verdicts"]) == 4 and "clean: accuracy default" in done.stdout
     assert report["meta"]["fasttext"]["setting"] in fasttext_arm.grid()
     # A second run reuses every finished step.
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)

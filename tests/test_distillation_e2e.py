@@ -2,7 +2,6 @@
 random BERT checkpoint written by the test: the teacher is trained, BulkInferrer labels
 every example with it, the student trains on those examples and is blessed and pushed;
 a second run that changes only the student reuses every step of the teacher."""
-import csv
 import dataclasses
 import os
 import shutil
@@ -17,11 +16,11 @@ from ml_metadata.proto import metadata_store_pb2
 import charword
 from charword import contract
 from charword.config import CharwordConfig
-from charword.demo_data import DEMO_DATA
 from pipeline import layout
 from pipeline.local_run import run_local
 from pipeline.run_summary import RunSummary
 from tests.bert_helpers import write_checkpoint
+from tests.conftest import demo_subset
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -41,11 +40,7 @@ def first_run(tmp_path_factory) -> Workspace:
     root = tmp_path_factory.mktemp("distilled")
     checkpoint = str(root / "checkpoint")
     write_checkpoint(checkpoint)
-    with open(DEMO_DATA, encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))[:601]
-    data = root / "reviews.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    data = demo_subset(root / "reviews.csv", 600)
     cfg = CharwordConfig().replace(
         pipeline=dict(output_dir=str(root / "outputs"), direct_running_mode="in_memory", preset="distilled"),
         preprocessing=dict(max_tokens=24, max_chars=16),

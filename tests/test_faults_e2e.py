@@ -1,6 +1,5 @@
 """Pipeline faults with real processes: a concurrent run is refused, and a run killed
 in the middle of training is recovered by the next run from the cache."""
-import csv
 import json
 import os
 import signal
@@ -11,9 +10,9 @@ import time
 import pytest
 
 from charword.config import CharwordConfig
-from charword.demo_data import DEMO_DATA
 from pipeline import layout
 from pipeline.local_run import PipelineBusyError, run_local
+from tests.conftest import demo_subset
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -34,11 +33,7 @@ def _trainer_started(cfg):
 
 
 def test_concurrent_run_is_refused_and_a_killed_trainer_is_recovered(tmp_path):
-    with open(DEMO_DATA, encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))[:1001]
-    data = tmp_path / "reviews.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    data = demo_subset(tmp_path / "reviews.csv", 1000)
     cfg = CharwordConfig().replace(
         pipeline=dict(output_dir=str(tmp_path / "outputs"), direct_running_mode="in_memory"),
         preprocessing=dict(max_tokens=24, max_chars=16),

@@ -106,6 +106,7 @@ def _trainer(cfg, seed=0):
     return models, compile_classifier(misspelling_losses.training_model(models, cfg), cfg.training)
 
 
+@pytest.mark.slow
 def test_aux_loss_at_weight_zero_leaves_training_as_the_plain_classifier_trains():
     cfg = _config(noise=dict(rate=0.5, aux_weight=1.0))
     (features, labels), = _noised_batches(np.random.default_rng(2), 1)
@@ -125,7 +126,7 @@ def test_aux_loss_at_weight_zero_leaves_training_as_the_plain_classifier_trains(
         np.testing.assert_allclose(weight, expected.numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("target", ["token", "word"])
+@pytest.mark.parametrize("target", ["token", pytest.param("word", marks=pytest.mark.slow)])
 def test_aux_loss_decreases_in_a_short_run(target):
     cfg = _config(noise=dict(rate=0.5, aux_weight=1.0, aux_target=target))
     models, trainer = _trainer(cfg)
@@ -143,7 +144,8 @@ def test_aux_loss_decreases_in_a_short_run(target):
     assert misspelling_losses.AUX_LOSS not in trainer.evaluate(clean, return_dict=True, verbose=0)
 
 
-@pytest.mark.parametrize("char_encoder, target", [("cnn", "token"), ("bilstm", "word")])
+@pytest.mark.parametrize("char_encoder, target", [("cnn", "token"),
+                                                  pytest.param("bilstm", "word", marks=pytest.mark.slow)])
 def test_a_batch_without_noised_tokens_trains_with_zero_added_losses(char_encoder, target):
     # Small shards of a multi-worker run meet such batches: the aux loss then encodes
     # zero tokens, which must neither fail nor add loss.
@@ -190,6 +192,7 @@ def test_consistency_loss_is_the_kl_divergence_from_the_clean_prediction_on_nois
     assert float(trainer.consistency_loss(untouched, tf.constant(noised))) == 0.0
 
 
+@pytest.mark.slow
 def test_consistency_loss_trains_word_only_too_and_brings_noised_predictions_to_the_clean_ones():
     """Trained alike but for the consistency weight, the model trained with it predicts
     on noised text closer to what it predicts on the clean text."""

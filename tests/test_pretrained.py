@@ -141,8 +141,9 @@ def test_coverage_counts_vocabulary_words_and_train_tokens(setup):
 
 @pytest.mark.parametrize("mode,unfreeze_step,changes", [
     ("frozen", 0, False),
-    ("frozen_then_trainable", 1000, False),  # never unfrozen: zero gradients leave Adam's update exactly 0
-    ("trainable", 0, True),
+    pytest.param("frozen_then_trainable", 1000, False,  # never unfrozen: zero gradients leave Adam's update 0
+                 marks=pytest.mark.slow),
+    pytest.param("trainable", 0, True, marks=pytest.mark.slow),
     ("frozen_then_trainable", 4, True),
 ])
 def test_found_rows_after_training(setup, caplog, mode, unfreeze_step, changes):

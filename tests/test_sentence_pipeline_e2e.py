@@ -2,7 +2,6 @@
 ``model.sentence_path`` gated (vector materialised by Transform), demo data. The model is
 blessed, proven servable and pushed; the model server then answers ``predict_text`` and
 ``embed_sentence``, whose vectors equal an independent numpy forward pass."""
-import csv
 import os
 
 import httpx
@@ -11,11 +10,11 @@ import pytest
 
 from charword import contract
 from charword.config import CharwordConfig
-from charword.demo_data import DEMO_DATA
 from pipeline import layout
 from pipeline.local_run import run_local
 from preprocessing.bert.checkpoint import load_checkpoint
 from tests.bert_helpers import numpy_sentence_vector, wordpiece_ids, write_checkpoint
+from tests.conftest import demo_subset
 from tests.test_serving import NAME, PREDICT, ThreadServer, ready, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -24,11 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 def test_gated_sentence_path_blesses_pushes_and_serves(tmp_path):
     checkpoint = str(tmp_path / "checkpoint")
     write_checkpoint(checkpoint)
-    with open(DEMO_DATA, encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))[:1501]
-    data = tmp_path / "reviews.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    data = demo_subset(tmp_path / "reviews.csv", 1500)
     cfg = CharwordConfig().replace(
         pipeline=dict(output_dir=str(tmp_path / "outputs"), model_name=NAME, direct_running_mode="in_memory"),
         preprocessing=dict(max_tokens=24, max_chars=16),

@@ -96,6 +96,7 @@ def test_compile_classifier_uses_adam_at_the_configured_rate_and_cross_entropy()
     assert scores["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
 
 
+@pytest.mark.slow
 def test_one_process_trains_models_of_other_shapes_under_successive_mirrored_strategies():
     """Each strategy's all-reduce uses collective keys of its own: the runtime remembers
     the shapes of every key it has seen, so a reused key fails a model of another shape."""
