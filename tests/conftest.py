@@ -18,6 +18,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Under pytest-xdist (``make test``), the tests that share ``trained_model`` run in one
     worker, so the model trains once."""

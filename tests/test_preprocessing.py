@@ -156,7 +156,8 @@ def test_beam_sentence_feature_equals_serving_layer_output(sentence_transformed)
             assert any(np.allclose(b, served[name][i], atol=1e-5) for b in beam), text
 
 
-@pytest.mark.parametrize("labels", [(0, 1), ("negative", "positive"), ("cat", "dog", "bird")])
+@pytest.mark.parametrize("labels", [(0, 1), pytest.param(("negative", "positive"), marks=pytest.mark.slow),
+                                    ("cat", "dog", "bird")])
 def test_label_vocabulary_handles_integer_and_string_classes(tmp_path, labels):
     texts = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
     pairs = [(text, labels[i % len(labels)]) for i, text in enumerate(texts)]
