@@ -18,15 +18,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``make test``), the tests that share ``trained_model`` run in one
-    worker, so the model trains once."""
-    for item in items:
-        if "trained_model" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("trained_model"))
-
-
 def pytest_collection_finish(session):
     """Two logical CPUs when a collected test module imported TensorFlow or a test trains
     (``trained_model``), before any test runs an op: TensorFlow fixes its devices then."""
@@ -89,35 +80,63 @@ class TrainedModel:
         self.result = result  # run_fn's TrainingResult
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory):
-    import io  # pylint: disable=import-outside-toplevel
-    import logging  # pylint: disable=import-outside-toplevel
-
+def _trained_model_config():
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
-    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from standalone.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
-    from trainer import task  # pylint: disable=import-outside-toplevel
-
-    work = tmp_path_factory.mktemp("trained")
-    cfg = CharwordConfig().replace(
+    return CharwordConfig().replace(
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32)), char_ngram_buckets=20_000,
                    word_bigram_buckets=5_000),
         training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3))
+
+
+def _train_once(cfg, work):
+    """Transform and ``run_fn`` under ``work``; the Trainer's log lands in ``work/trainer.log``
+    (written last: its presence says the training finished)."""
+    import io  # pylint: disable=import-outside-toplevel
+    import logging  # pylint: disable=import-outside-toplevel
+
+    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from standalone.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
+    from trainer import task  # pylint: disable=import-outside-toplevel
+
     data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
                           str(work))
-    fn_args = make_fn_args(data, cfg, str(work / "trainer"))
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    loggers = [logging.getLogger("trainer")]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    logger = logging.getLogger("trainer")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        result = task.run_fn(fn_args)
+        task.run_fn(make_fn_args(data, cfg, str(work / "trainer")))
     finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
-    return TrainedModel(cfg, fn_args, stream.getvalue(), result)
+        logger.removeHandler(handler)
+    (work / "trainer.log").write_text(stream.getvalue(), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    """One model trained for the whole session. Under pytest-xdist (``make test``) the
+    workers share it: the first to get the lock trains, the others read what it wrote."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+
+    from charword import contract  # pylint: disable=import-outside-toplevel
+    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
+    from standalone.transform import written_to  # pylint: disable=import-outside-toplevel
+    from trainer.training import TrainingResult  # pylint: disable=import-outside-toplevel
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, which its workers share
+    work = root / "trained_model"
+    cfg = _trained_model_config()
+    with open(root / "trained_model.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (work / "trainer.log").exists():
+            _train_once(cfg, work)
+    fn_args = make_fn_args(written_to(str(work)), cfg, str(work / "trainer"))
+    with open(os.path.join(fn_args.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
+        report = json.load(handle)
+    result = TrainingResult(**dict(report, examples_per_s=tuple(report["examples_per_s"])))
+    return TrainedModel(cfg, fn_args, (work / "trainer.log").read_text(encoding="utf-8"), result)
