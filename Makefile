@@ -18,8 +18,9 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Two test processes (pytest-xdist); the tests sharing one trained model stay in one.
-XDIST := -n 2 --dist loadgroup
+# Two test processes (pytest-xdist), each taking whole modules, so a module's fixtures
+# (a Transform run, a trained model, a pipeline run) are built once.
+XDIST := -n 2 --dist loadscope
 
 test: lint
 	$(VENV)/bin/python -m pytest tests -m "not slow" $(XDIST)
