@@ -8,8 +8,8 @@ that covers it, and expects that module to fail.
 A case runs pytest in a child process with ``-p tests.wrong_values`` and
 ``CHARWORD_WRONG_VALUE=<case>``: imported as that plugin, this module replaces the
 function before any test module (or conftest) imports it, so every caller gets the wrong
-value. A case counts as caught when pytest reports failed tests (exit status 1), not when
-it cannot collect or run them.
+value. A case counts as caught when pytest reports failed tests, or a fixture failing on
+the wrong value (exit status 1), not when it cannot collect or run them.
 """
 import dataclasses
 import importlib
@@ -26,7 +26,8 @@ ENV = "CHARWORD_WRONG_VALUE"
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """``function`` (``module:name``) returns ``wrong(right_value)``; ``tests`` must fail."""
+    """``function`` (``module:name``) returns ``wrong(right_value)``; ``tests`` (a module or
+    one test of it) must fail."""
     function: str
     wrong: Callable[[Any], Any]
     tests: str
@@ -46,6 +47,8 @@ def _first_row_only(request):
     return dataclasses.replace(request, values=[request.values[0]] * len(request.values))
 
 
+_SERVING = "tests/test_serving.py"  # the serving cases name the test that covers them: the module takes minutes
+
 CASES: Dict[str, Case] = {
     "word_vocab_input_dim": Case("charword.contract:word_vocab_input_dim", lambda rows: rows - 1,
                                  "tests/test_model.py", "one embedding row short"),
@@ -60,19 +63,20 @@ CASES: Dict[str, Case] = {
     "char_ids": Case("preprocessing.text_ops:char_ids", lambda ids: ids + 1,
                      "tests/test_preprocessing.py", "every byte id off by one"),
     "parse_predict": Case("serving.protocol:parse_predict", _first_row_only,
-                          "tests/test_serving.py", "every instance read as the first"),
+                          f"{_SERVING}::test_status_metadata_and_predictions", "every instance read as the first"),
     "predict_response": Case("serving.protocol:predict_response",
                              lambda body: {"outputs" if "predictions" in body else "predictions": next(iter(
                                  body.values()))},
-                             "tests/test_serving.py", "row and columnar format swapped"),
+                             f"{_SERVING}::test_status_metadata_and_predictions", "row and columnar format swapped"),
     "flag_empty": Case("serving.protocol:flag_empty",
                        lambda outputs: {name: (np.zeros_like(value) if name == "empty" else value)
                                         for name, value in outputs.items()},
-                       "tests/test_serving.py", "no text flagged empty"),
+                       f"{_SERVING}::test_empty_texts_are_flagged", "no text flagged empty"),
     "status_response": Case("serving.protocol:status_response",
                             lambda body: {"model_version_status": [dict(row, state="LOADING") for row in
                                                                    body["model_version_status"]]},
-                            "tests/test_serving.py", "every version reported still loading"),
+                            f"{_SERVING}::test_status_metadata_and_predictions",
+                            "every version reported still loading"),
 }
 
 
@@ -98,7 +102,7 @@ def check(name: str) -> bool:
                              "-p", "no:cacheprovider", case.tests], env={**os.environ, ENV: name},
                             capture_output=True, text=True, check=False)
     caught = result.returncode == 1
-    failed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("FAILED ")]
+    failed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     verdict = f"caught by {failed[0] if failed else case.tests}" if caught else \
         f"NOT CAUGHT by {case.tests} (pytest exit status {result.returncode})"
     print(f"{name:22s} {case.what}: {verdict} in {time.monotonic() - started:.0f} s", flush=True)
