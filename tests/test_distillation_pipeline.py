@@ -8,7 +8,6 @@ import os
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tfx.dsl.compiler import compiler
 from tfx.proto import bulk_inferrer_pb2
 
 from charword import contract
@@ -18,6 +17,7 @@ from pipeline import distillation, layout
 from pipeline.local_run import run_local
 from pipeline.pipeline import create_pipeline
 from tests.bert_helpers import write_checkpoint
+from tests.test_pipeline_builder import baseline_blessing_sources
 
 CHECKPOINT = "gs://bucket/all-MiniLM-L6-v2"
 DISTILLED = CharwordConfig().replace(pipeline=dict(preset="distilled"), teacher=dict(checkpoint=CHECKPOINT),
@@ -73,13 +73,7 @@ def test_the_distilled_pipeline_trains_the_student_on_the_teachers_bulk_inferenc
 @pytest.mark.parametrize("misspelled_fraction, gate", [(0.1, "MisspellingCheck"), (0.0, "Evaluator")])
 def test_the_baseline_is_a_model_the_last_gate_blessed_never_the_teacher(tmp_path, misspelled_fraction, gate):
     cfg = DISTILLED.replace(evaluation=dict(misspelled_fraction=misspelled_fraction))
-    ir = compiler.Compiler().compile(create_pipeline(cfg, data_root=str(tmp_path), num_classes=2,
-                                                     pipeline_root=str(tmp_path)))
-    resolver, = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == "latest_blessed_model_resolver"]
-    blessing_sources = {query.name.field_value.string_value for spec in resolver.inputs.inputs.values()
-                        for channel in spec.channels if channel.artifact_query.type.name == "ModelBlessing"
-                        for query in channel.context_queries if query.type.name == "node"}
-    assert blessing_sources == {f"{cfg.pipeline.name}.{gate}"}
+    assert baseline_blessing_sources(cfg, tmp_path) == {f"{cfg.pipeline.name}.{gate}"}
 
 
 def test_the_accurate_preset_trains_and_pushes_the_teachers_model(tmp_path):

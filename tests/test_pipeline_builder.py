@@ -29,6 +29,15 @@ def _ids(pipeline):
     return [component.id for component in pipeline.components]
 
 
+def baseline_blessing_sources(cfg, root):
+    """The nodes whose blessings the compiled pipeline's baseline resolver reads."""
+    ir = compiler.Compiler().compile(create_pipeline(cfg, data_root=str(root), num_classes=2, pipeline_root=str(root)))
+    resolver, = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == "latest_blessed_model_resolver"]
+    return {query.name.field_value.string_value for spec in resolver.inputs.inputs.values()
+            for channel in spec.channels if channel.artifact_query.type.name == "ModelBlessing"
+            for query in channel.context_queries if query.type.name == "node"}
+
+
 def test_local_pipeline_has_every_component_in_dependency_order(tmp_path):
     pipeline = create_pipeline(CFG, data_root=str(tmp_path), num_classes=2, pipeline_root=str(tmp_path))
     ids = _ids(pipeline)
@@ -100,13 +109,7 @@ def test_wiring_gate_before_transform_and_blessings_into_pusher(tmp_path):
     assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "DuplicateCheck"
     assert nodes["DuplicateCheck"].exec_properties["push_dir"] == layout.push_dir(CFG.pipeline)
     # The last blessed model is one the misspelling check blessed, not one the Evaluator alone did.
-    ir = compiler.Compiler().compile(create_pipeline(CFG, data_root=str(tmp_path), num_classes=2,
-                                                     pipeline_root=str(tmp_path)))
-    resolver, = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == "latest_blessed_model_resolver"]
-    blessing_sources = {query.name.field_value.string_value for spec in resolver.inputs.inputs.values()
-                        for channel in spec.channels if channel.artifact_query.type.name == "ModelBlessing"
-                        for query in channel.context_queries if query.type.name == "node"}
-    assert blessing_sources == {f"{CFG.pipeline.name}.MisspellingCheck"}
+    assert baseline_blessing_sources(CFG, tmp_path) == {f"{CFG.pipeline.name}.MisspellingCheck"}
     assert nodes["Pusher"].inputs["infra_blessing"].producer_component_id == "ServableCheck"
     assert json.loads(nodes["Trainer"].exec_properties["train_args"])["num_steps"] == 321
     push = nodes["Pusher"].exec_properties["push_destination"]
