@@ -18,7 +18,7 @@ from bench.processes import progress
 from charword import contract
 from charword.config import CharwordConfig
 from standalone.fn_args import make_fn_args
-from standalone.transform import TransformedData, rows_from_pairs, transform_rows
+from standalone.transform import TransformedData, rows_from_pairs, transform_rows, write_raw_examples
 from trainer import task
 
 RESULT_FILE = "result.json"
@@ -85,12 +85,47 @@ def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: s
 
 def predict(signature, texts: Sequence[str]) -> List[str]:
     """The label the ``predict_text`` signature gives each text."""
+    return [label.decode("utf-8") for out in _batches(signature, texts) for label in out[contract.LABEL].numpy()]
+
+
+def _batches(signature, texts: Sequence[str]):
+    """The ``predict_text`` outputs of ``texts``, ``BATCH`` texts at a time."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    labels: List[str] = []
     for start in range(0, len(texts), BATCH):
-        out = signature(**{contract.TEXT_INPUT: tf.constant(list(texts[start:start + BATCH]))})
-        labels.extend(label.decode("utf-8") for label in out[contract.LABEL].numpy())
-    return labels
+        yield signature(**{contract.TEXT_INPUT: tf.constant(list(texts[start:start + BATCH]))})
+
+
+def teacher_labels_step(teacher_dir: str, graph_dir: str, train_rows: Sequence[tuple],
+                        held_out_rows: Sequence[tuple], out_dir: str) -> dict:
+    """What the distilled preset's BulkInferrer writes, for the benchmark's rows: raw
+    examples of the training and held-out rows, each with the teacher's class
+    probabilities in the order of the student's label vocabulary (``graph_dir``)."""
+    import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
+    inputs = {"teacher": teacher_dir, "graph": graph_dir, "rows": [len(train_rows), len(held_out_rows)]}
+    done = finished(out_dir, inputs)
+    if done:
+        progress(f"  teacher probabilities: reusing the finished run in {out_dir}")
+        return done
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    student_classes = [c.decode("utf-8") for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(
+        contract.LABEL_VOCAB)]
+    signature = charword.load_model(teacher_dir).signatures[contract.PREDICT_TEXT]
+    integers = all(isinstance(label, int) for _, label in list(train_rows) + list(held_out_rows))
+    started = time.perf_counter()
+    patterns = {}
+    for split, rows in (("train", train_rows), ("eval", held_out_rows)):
+        probabilities = []
+        for out in _batches(signature, [text for text, _ in rows]):
+            teacher_classes = [c.decode("utf-8") for c in out[contract.CLASSES].numpy()[0]]
+            order = [teacher_classes.index(name) for name in student_classes]
+            probabilities.extend(out[contract.PROBABILITIES].numpy()[:, order].tolist())
+        path = os.path.join(out_dir, split, "examples.tfrecord.gz")
+        write_raw_examples(rows_from_pairs(rows), path, integers, probabilities)
+        patterns[split] = path
+    progress(f"  teacher probabilities of {len(train_rows) + len(held_out_rows)} rows in "
+             f"{time.perf_counter() - started:.0f} s")
+    return keep(out_dir, inputs, {"data": [graph_dir, patterns["train"], patterns["eval"]]})
 
 
 def score_step(model_dir: str, sets: Dict[str, Sequence[str]]) -> Dict[str, List[str]]:

@@ -46,6 +46,7 @@ class Settings:
     train_lexicon: Optional[str] = None
     dev_lexicon: Optional[str] = None
     word_vectors: Optional[str] = None
+    teacher_checkpoint: Optional[str] = None
     train_limit: Optional[int] = None
 
 
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-lexicon", help="misspellings of the training noise and of the selection set")
     parser.add_argument("--dev-lexicon", help="misspellings the dev set is scored with (never trained or tuned on)")
     parser.add_argument("--word-vectors", help="pretrained word vectors of the arms that use them")
+    parser.add_argument("--teacher-checkpoint",
+                        help="the encoder checkpoint of the teacher and distilled arms (Hugging Face directory)")
     parser.add_argument("--config", help="JSON file of CharwordConfig sections under every arm")
     parser.add_argument("--train-limit", type=int, help="use at most N training rows (seeded sample)")
     return parser
@@ -76,29 +79,79 @@ def _arms(args: argparse.Namespace) -> Dict[str, dict]:
     return dict(arm_registry.parse_arm(spec) for spec in specs)
 
 
+class _CharwordRuns:
+    """Trains and scores the charword arms; each Transform, teacher and teacher labelling
+    runs once per distinct configuration, whatever arms and seeds share it."""
+
+    def __init__(self, phase: PhaseRunner, splits: data.Splits, work: str):
+        self.phase, self.splits, self.work = phase, splits, work
+        self.transforms: Dict[str, list] = {}
+        self.teachers: Dict[str, dict] = {}
+        self.labelled: Dict[str, list] = {}
+
+    def transform(self, cfg: CharwordConfig) -> list:
+        """The transformed data of ``cfg``'s preprocessing: graph, train and eval patterns."""
+        from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        key = json.dumps(cfg.transform_config(), sort_keys=True)
+        if key not in self.transforms:
+            index = len(self.transforms)
+            self.transforms[key] = self.phase(
+                f"transform{index}", "Transform", charword_arm.transform_step, self.splits.train,
+                self.splits.validation, cfg, os.path.join(self.work, f"transform{index}"), ())["data"]
+        return self.transforms[key]
+
+    def train(self, cfg: CharwordConfig, transformed: list, label: str) -> dict:
+        from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        return self.phase(f"train_{charword_arm.config_key(cfg)}", f"Trainer {label}", charword_arm.train_step,
+                          transformed, cfg, os.path.join(self.work, "runs", charword_arm.config_key(cfg)), label)
+
+    def teacher(self, cfg: CharwordConfig) -> dict:
+        """The trained teacher of ``cfg`` (the ``accurate`` preset's model)."""
+        teacher_cfg = cfg.teacher_config()
+        key = json.dumps(teacher_cfg.to_dict(), sort_keys=True)
+        if key not in self.teachers:
+            self.teachers[key] = self.train(teacher_cfg, self.transform(teacher_cfg), "teacher")
+        return self.teachers[key]
+
+    def student_data(self, cfg: CharwordConfig) -> list:
+        """The student's transform graph and the teacher-labelled raw examples of both splits."""
+        from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        teacher_dir, graph_dir = self.teacher(cfg)["model_dir"], self.transform(cfg)[0]
+        key = json.dumps([teacher_dir, graph_dir])
+        if key not in self.labelled:
+            self.labelled[key] = self.phase(
+                f"teacher_labels{len(self.labelled)}", "Teacher probabilities of the training rows",
+                charword_arm.teacher_labels_step, teacher_dir, graph_dir, self.splits.train, self.splits.validation,
+                os.path.join(self.work, f"teacher_labels{len(self.labelled)}"))["data"]
+        return self.labelled[key]
+
+    def model(self, cfg: CharwordConfig, label: str) -> dict:
+        """The trained model of an arm's configuration (its preset's)."""
+        preset = cfg.pipeline.preset
+        if preset == "accurate":
+            return self.teacher(cfg)
+        transformed = self.student_data(cfg) if preset == "distilled" else self.transform(cfg)
+        return self.train(cfg, transformed, label)
+
+
 def _charword_runs(phase: PhaseRunner, settings: Settings, splits: data.Splits, base: CharwordConfig,
                    sets: Dict[str, List[str]], work: str) -> dict:
-    """Transform (once per distinct preprocessing), then train and score every
-    (arm, seed); ``{(arm, seed): {"train": ..., "predictions": ...}}``."""
+    """Trains and scores every (arm, seed); ``{(arm, seed): {"train": ..., "predictions": ...}}``
+    and the first transform graph (the OOV slice's)."""
     from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
-    transforms, runs = {}, {}
+    models, runs = _CharwordRuns(phase, splits, work), {}
     for seed in range(1, settings.seeds + 1):
         for name, overrides in settings.arms.items():
             if name == arm_registry.FASTTEXT:
                 continue
-            cfg = arm_registry.arm_config(base, overrides, seed, settings.train_lexicon, settings.word_vectors)
-            key = json.dumps(cfg.transform_config(), sort_keys=True)
-            if key not in transforms:
-                transforms[key] = phase(f"transform{len(transforms)}", "Transform", charword_arm.transform_step,
-                                        splits.train, splits.validation, cfg,
-                                        os.path.join(work, f"transform{len(transforms)}"), ())["data"]
+            cfg = arm_registry.arm_config(base, overrides, seed, settings.train_lexicon, settings.word_vectors,
+                                          settings.teacher_checkpoint)
             label = f"{name} seed {seed}"
-            trained = phase(f"train_{len(runs)}", f"Trainer {label}", charword_arm.train_step, transforms[key], cfg,
-                            os.path.join(work, "runs", charword_arm.config_key(cfg)), label)
+            trained = models.model(cfg, label)
             predictions = phase(f"score_{len(runs)}", f"Scoring {label}", charword_arm.score_step,
                                 trained["model_dir"], sets)
             runs[(name, seed)] = {"train": trained, "predictions": predictions}
-    first_graph = next(iter(transforms.values()))[0] if transforms else None
+    first_graph = next(iter(models.transforms.values()))[0] if models.transforms else None
     return runs, first_graph
 
 
@@ -124,6 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         settings = Settings(arms=_arms(args), seeds=args.seeds, train_lexicon=args.train_lexicon,
                             dev_lexicon=args.dev_lexicon, word_vectors=args.word_vectors,
+                            teacher_checkpoint=args.teacher_checkpoint,
                             train_limit=args.train_limit)
         base = load_config(args.config)
     except ConfigError as error:

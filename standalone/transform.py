@@ -8,7 +8,7 @@ directory and gzipped TFRecords of transformed ``tf.Example`` s.
 import functools
 import os
 import tempfile
-from typing import List, NamedTuple, Sequence
+from typing import List, NamedTuple, Optional, Sequence
 
 import apache_beam as beam
 import pyarrow as pa
@@ -39,15 +39,20 @@ def written_to(output_dir: str) -> TransformedData:
                                         for split in ("train", "eval")))
 
 
-def _write_raw_examples(rows: Sequence[dict], path: str, labels_are_integers: bool) -> None:
+def write_raw_examples(rows: Sequence[dict], path: str, labels_are_integers: bool,
+                       teacher_probabilities: Optional[Sequence[Sequence[float]]] = None) -> None:
     """Writes raw rows as gzipped TFRecords of ``tf.Example`` s, what ExampleGen writes
-    (tfx_bsl's C++ encoder)."""
+    (tfx_bsl's C++ encoder); with ``teacher_probabilities`` ([rows][classes]) each example
+    also holds its row's, as the distilled preset's BulkInferrer writes them."""
     label_type = pa.int64() if labels_are_integers else pa.binary()
     columns = {contract.RAW_TEXT: pa.array([[str(row[contract.RAW_TEXT]).encode("utf-8")] for row in rows],
                                            pa.list_(pa.binary())),
                contract.RAW_LABEL: pa.array([[row[contract.RAW_LABEL] if labels_are_integers
                                               else str(row[contract.RAW_LABEL]).encode("utf-8")] for row in rows],
                                             pa.list_(label_type))}
+    if teacher_probabilities is not None:
+        columns[contract.TEACHER_PROBABILITIES] = pa.array([list(map(float, p)) for p in teacher_probabilities],
+                                                           pa.list_(pa.float32()))
     batch = pa.RecordBatch.from_arrays(list(columns.values()), list(columns))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
@@ -93,7 +98,7 @@ def transform_rows(train_rows: Sequence[dict], eval_rows: Sequence[dict], cfg: C
         sources = {}
         for split, rows in (("train", train_rows), ("eval", eval_rows)):
             path = os.path.join(output_dir, "raw", split, "examples.tfrecord.gz")
-            _write_raw_examples(rows, path, labels_are_integers)
+            write_raw_examples(rows, path, labels_are_integers)
             sources[split] = tfxio.TFExampleRecord(path, schema=metadata.schema)
         raw = sources["train"].TensorAdapterConfig()
         train = pipeline | "ReadTrain" >> sources["train"].BeamSource()
