@@ -3,6 +3,7 @@ and, for the tests that use TensorFlow, a two-device CPU so MirroredStrategy run
 two replicas without a GPU. Tests that need no TensorFlow run without importing it."""
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -11,6 +12,8 @@ import pytest  # noqa: E402
 import charword  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+# A directory under which ``trained_model`` trains once for every pytest run that names it.
+TRAINED_MODEL_ROOT = "CHARWORD_TRAINED_MODEL_ROOT"
 
 
 def pytest_configure(config):
@@ -117,7 +120,8 @@ def _train_once(cfg, work):
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory):
     """One model trained for the whole session. Under pytest-xdist (``make test``) the
-    workers share it: the first to get the lock trains, the others read what it wrote."""
+    workers share it: the first to get the lock trains, the others read what it wrote;
+    pytest runs that set ``TRAINED_MODEL_ROOT`` share the one trained under that directory."""
     import fcntl  # pylint: disable=import-outside-toplevel
     import json  # pylint: disable=import-outside-toplevel
 
@@ -127,7 +131,9 @@ def trained_model(tmp_path_factory):
     from trainer.training import TrainingResult  # pylint: disable=import-outside-toplevel
 
     root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.get(TRAINED_MODEL_ROOT):
+        root = Path(os.environ[TRAINED_MODEL_ROOT])  # kept across pytest runs (tests/wrong_values.py)
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the run's directory, which its workers share
     work = root / "trained_model"
     cfg = _trained_model_config()

@@ -10,6 +10,7 @@ import pytest
 
 from bench import arms, data, fasttext_arm, perturb, quality_report, stats
 from charword.config import CharwordConfig, ConfigError
+from tests.bert_helpers import write_checkpoint
 from tests.conftest import learnable_pairs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,6 +118,12 @@ def test_arms_are_overrides_of_the_defaults():
     assert vectors.model.word_vectors == "glove.txt"
     with pytest.raises(ConfigError, match="--word-vectors"):
         arms.arm_config(CharwordConfig(), arms.ARMS["default+vectors"], 1, None, None)
+    student = arms.arm_config(CharwordConfig(), arms.ARMS["distilled"], 3, None, None, "ckpt")
+    assert student.pipeline.preset == "distilled" and student.teacher.checkpoint == "ckpt"
+    teacher = arms.arm_config(CharwordConfig(), arms.ARMS["teacher"], 3, None, None, "ckpt")
+    assert teacher.pipeline.preset == "accurate" and teacher.teacher_config().model.sentence_checkpoint == "ckpt"
+    with pytest.raises(ConfigError, match="--teacher-checkpoint"):
+        arms.arm_config(CharwordConfig(), arms.ARMS["teacher"], 1, None, None)
     with pytest.raises(ConfigError, match="unknown arm"):
         arms.parse_arm("nope")
     with pytest.raises(ConfigError, match="not JSON"):
@@ -188,34 +195,57 @@ SMOKE_CONFIG = {
     "model": {"word_dim": 16, "char_dim": 8, "char_filters": [[1, 8], [2, 8], [3, 16]], "char_output_dim": 16,
               "token_dim": 16, "sentence_encoder": "cnn", "sentence_units": 16, "char_ngram_buckets": 1000},
     "training": {"max_epochs": 2},
+    "teacher": {"max_pieces": 16},  # the tiny checkpoint's positions
 }
 
 
 @pytest.mark.slow
 def test_quality_report_smoke(tmp_path):
+    """Every kind of arm on generated data, the teacher and its student with a tiny random BERT."""
     pytest.importorskip("fasttext")
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMOKE_CONFIG))
+    checkpoint = str(tmp_path / "bert")
+    write_checkpoint(checkpoint)
     out = tmp_path / "report"
     dev_lexicon = _lexicon(tmp_path / "dev.tsv", [("teh", "the"), ("wsa", "was"), ("flim", "film")])
     train_lexicon = _lexicon(tmp_path / "train.tsv", [("hte", "the"), ("waas", "was")])
     command = [sys.executable, "-m", "bench", "quality", "--data", _smoke_data(tmp_path), "--out", str(out),
-               "--arms", "default,word_only,fasttext", "--arm", 'cnn={"model": {"char_encoder": "cnn"}}',
+               "--arms", "default,word_only,fasttext,teacher,distilled",
+               "--arm", 'cnn={"model": {"char_encoder": "cnn"}}',
                "--dev-lexicon", dev_lexicon, "--train-lexicon", train_lexicon, "--seeds", "1",
-               "--config", str(config)]
+               "--config", str(config), "--teacher-checkpoint", checkpoint]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
-    assert report["arms"] == ["default", "word_only", "fasttext", "cnn"]
+    assert report["arms"] == ["default", "word_only", "fasttext", "teacher", "distilled", "cnn"]
     for arm in report["arms"]:
         for set_name in ("clean", "real 0.05", "real 0.1", "real 0.2", "selection clean"):
             assert 0.0 <= report["results"][arm]["scores"]["accuracy"][set_name]["mean"] <= 1.0
-    assert set(report["paired_tests"]) == {"default", "word_only", "cnn"}
+    assert set(report["paired_tests"]) == {"default", "word_only", "teacher", "distilled", "cnn"}
     assert len(report["verdicts"]) == 4 and "clean: accuracy default" in done.stdout
     assert report["meta"]["fasttext"]["setting"] in fasttext_arm.grid()
-    # A second run reuses every finished step.
+    work = out / "work"
+    labelled = json.loads(next(work.glob("teacher_labels*/result.json")).read_text())["result"]["data"]
+    assert _probabilities_of(labelled[1]).shape == (report["data"]["train_rows"], 2)  # every training row
+    # A second run reuses every finished step: 2 Transforms, 5 Trainers (the teacher once), the labelling.
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-    assert again.returncode == 0 and again.stderr.count("reusing the finished run") == 4, again.stderr[-2000:]
+    assert again.returncode == 0 and again.stderr.count("reusing the finished run") == 8, again.stderr[-2000:]
+
+
+def _probabilities_of(pattern):
+    """The teacher probabilities of the raw examples the labelling step wrote: [rows, classes]."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from charword import contract  # pylint: disable=import-outside-toplevel
+    rows = []
+    for record in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        rows.append(list(example.features.feature[contract.TEACHER_PROBABILITIES].float_list.value))
+    probabilities = np.array(rows)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    return probabilities
 
 
 @pytest.mark.slow
