@@ -150,7 +150,7 @@ def test_quality_report_pairs_every_arm_with_fasttext_and_says_who_wins(tmp_path
     right = list(gold)
     wrong_20 = ["0"] * 20 + gold[20:]
     raw = _raw({"default": {1: right, 2: right}, "fasttext": {1: wrong_20, 2: wrong_20},
-                "word_only": {1: wrong_20, 2: right}}, gold)
+                "word_only": {1: wrong_20, 2: right}, "distilled": {1: wrong_20, 2: wrong_20}}, gold)
     report = quality_report.build(raw)
     assert report["metric"] == "accuracy"
     assert report["results"]["default"]["scores"]["accuracy"]["clean"]["mean"] == 1.0
@@ -162,6 +162,7 @@ def test_quality_report_pairs_every_arm_with_fasttext_and_says_who_wins(tmp_path
     statuses = {t["target"]: t["status"] for t in report["targets"]}
     assert statuses["default >= fastText + 2 points, clean"] == "PASS"
     assert statuses["default clean >= the best word-only arm's (word_only)"] == "PASS"
+    assert statuses["distilled >= fastText + 2 points, clean"] == "MISS"  # the student is held to the same lead
     assert report["results"]["default"]["training"]["ms_per_example"]["mean"] == pytest.approx(50.0)
     assert report["results"]["default"]["oov_slice"]["examples"] == 50
     paths = quality_report.write(report, str(tmp_path))

@@ -191,28 +191,28 @@ def test_unreadable_data_stops_with_file_row_field_and_pushes_nothing(workspace,
     assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before
 
 
-def test_the_misspelling_view_is_reported_and_its_gate_refuses_a_model(workspace):
+def test_the_misspelling_view_of_the_first_run_is_reported(workspace):
     first = workspace.first
     assert first.misspelled["examples"] == first.metrics["overall"]["example_count"]
     assert 0.08 <= first.misspelled["misspelled_tokens"] / first.misspelled["tokens"] <= 0.12
     assert "misspelled (" in format_summary(first)
-    cfg = workspace.cfg.replace(evaluation=dict(min_misspelled_accuracy=1.0))
-    before = _serving_snapshot(layout.push_dir(cfg.pipeline))
-    summary = run_local(cfg, workspace.data)
-    assert summary.blessed is False and summary.pushed is False
-    refused = [f for f in summary.validation_failures if "misspelled" in f]
-    assert refused and "below the bound 1.0000" in refused[0], summary.validation_failures
-    assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before
 
 
-def test_a_held_out_eval_file_is_the_eval_split(workspace, tmp_path):
+def test_a_held_out_eval_file_is_the_eval_split_and_the_misspelling_gate_reads_it(workspace, tmp_path):
+    """One run (a pipeline run takes minutes): the eval file is what the Evaluator and the
+    misspelling check read, and the check refuses a model below its bound."""
     train = _write_rows(tmp_path / "train.csv", workspace.rows[:1200])
     held_out = _write_rows(tmp_path / "dev.csv", workspace.rows[1200:1500])
-    cfg = workspace.cfg.replace(data=dict(eval_data=held_out))
+    cfg = workspace.cfg.replace(data=dict(eval_data=held_out), evaluation=dict(min_misspelled_accuracy=1.0))
+    before = _serving_snapshot(layout.push_dir(cfg.pipeline))
     summary = run_local(cfg, train)
     assert summary.staging["eval"]["rows_kept"] == 300 and summary.staging["rows_kept"] == 1200
     assert summary.metrics["overall"]["example_count"] == 300
     assert summary.misspelled["examples"] == 300
+    assert summary.blessed is False and summary.pushed is False
+    refused = [f for f in summary.validation_failures if "misspelled" in f]
+    assert refused and "below the bound 1.0000" in refused[0], summary.validation_failures
+    assert _serving_snapshot(layout.push_dir(cfg.pipeline)) == before
     bad = _write_rows(tmp_path / "bad_dev.csv", [("a new kind of label", "neutral")])
     with pytest.raises(DataError, match=r"bad_dev.csv: eval labels \['neutral'\] never occur"):
         run_local(cfg.replace(data=dict(eval_data=bad)), train)

@@ -13,13 +13,12 @@ from ml_metadata.proto import metadata_store_pb2
 import charword
 from charword import contract
 from charword.config import CharwordConfig
-from charword.demo_data import DEMO_DATA
 from charword.word_vectors import read_word_vectors
 from cli.main import main as cli_main
 from pipeline import run_summary
 from standalone.fn_args import make_fn_args
 from standalone.transform import rows_from_pairs, transform_rows
-from tests.conftest import learnable_pairs
+from tests.conftest import demo_subset, learnable_pairs
 from trainer import pretrained, task
 from trainer.model import build_models
 
@@ -173,8 +172,9 @@ def test_pipeline_trains_from_word_vectors_given_by_one_flag(tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"training": {"projector_words": 200}}), encoding="utf-8")
     out = tmp_path / "outputs"
-    code = cli_main(["run", "--data", DEMO_DATA, "--output-dir", str(out), "--train-steps", "60", "--config",
-                     str(config), "--word-vectors", str(vectors), "--summary-json", str(tmp_path / "summary.json")])
+    data = demo_subset(tmp_path / "reviews.csv", 600)
+    code = cli_main(["run", "--data", data, "--output-dir", str(out), "--train-steps", "60", "--config", str(config),
+                     "--word-vectors", str(vectors), "--summary-json", str(tmp_path / "summary.json")])
     printed = capsys.readouterr().out
     assert code == 0
     assert f"word vectors: {vectors} (8-d, frozen_then_trainable): " in printed
