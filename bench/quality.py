@@ -101,6 +101,7 @@ class _CharwordRuns:
         return self.transforms[key]
 
     def train(self, cfg: CharwordConfig, transformed: list, label: str) -> dict:
+        """``run_fn`` of ``cfg`` on ``transformed`` (kept under ``work/runs/<config key>``)."""
         from bench import charword_arm  # pylint: disable=import-outside-toplevel  (TensorFlow)
         return self.phase(f"train_{charword_arm.config_key(cfg)}", f"Trainer {label}", charword_arm.train_step,
                           transformed, cfg, os.path.join(self.work, "runs", charword_arm.config_key(cfg)), label)
