@@ -19,8 +19,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Two test processes (pytest-xdist), each taking whole modules, so a module's fixtures
-# (a Transform run, a trained model, a pipeline run) are built once.
-XDIST := -n 2 --dist loadscope
+# (a Transform run, a trained model, a pipeline run) are built once; modules in the order
+# tests/conftest.py gives them (whole-pipeline runs first).
+XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: lint
 	$(VENV)/bin/python -m pytest tests -m "not slow" $(XDIST)

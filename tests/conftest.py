@@ -21,6 +21,21 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: runs the full local TFX pipeline")
 
 
+@pytest.hookimpl(trylast=True)  # after ``-m`` has deselected: count the tests that run
+def pytest_collection_modifyitems(items):
+    """Modules that run the whole pipeline (``e2e``, minutes each) first, the others by
+    number of tests, most first: ``make``'s xdist workers take whole modules in this order
+    (``--no-loadscope-reorder``), so neither is left with a long module while the other idles."""
+    def module(item):
+        return item.nodeid.split("::")[0]
+    tests, e2e = {}, set()
+    for item in items:
+        tests[module(item)] = tests.get(module(item), 0) + 1
+        if item.get_closest_marker("e2e"):
+            e2e.add(module(item))
+    items.sort(key=lambda item: (module(item) not in e2e, -tests[module(item)], module(item)))
+
+
 def pytest_collection_finish(session):
     """Two logical CPUs when a collected test module imported TensorFlow or a test trains
     (``trained_model``), before any test runs an op: TensorFlow fixes its devices then."""

@@ -30,7 +30,7 @@ from pipeline import beam_cluster, layout
 from pipeline.pipeline import create_pipeline, staged_splits_config
 from tests import process_group
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = dict(preprocessing=dict(max_tokens=24, max_chars=16),

@@ -172,7 +172,7 @@ def test_pipeline_trains_from_word_vectors_given_by_one_flag(tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"training": {"projector_words": 200}}), encoding="utf-8")
     out = tmp_path / "outputs"
-    data = demo_subset(tmp_path / "reviews.csv", 600)
+    data = str(demo_subset(tmp_path / "reviews.csv", 600))
     code = cli_main(["run", "--data", data, "--output-dir", str(out), "--train-steps", "60", "--config", str(config),
                      "--word-vectors", str(vectors), "--summary-json", str(tmp_path / "summary.json")])
     printed = capsys.readouterr().out
