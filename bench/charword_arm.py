@@ -47,16 +47,25 @@ def keep(out_dir: str, inputs: dict, result: dict) -> dict:
     return result
 
 
+def reuse_or_start(out_dir: str, inputs: dict, label: str) -> Optional[dict]:
+    """What a step that finished in ``out_dir`` with the same ``inputs`` returned; else None,
+    with ``out_dir`` emptied for the step to start afresh."""
+    done = finished(out_dir, inputs)
+    if done:
+        progress(f"  {label}: reusing the finished run in {out_dir}")
+        return done
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    return None
+
+
 def transform_step(train_rows: Sequence[tuple], held_out_rows: Sequence[tuple], cfg: CharwordConfig,
                    out_dir: str, beam_args: Sequence[str]) -> dict:
     """The transform graph and transformed TFRecords of the training and held-out rows."""
     inputs = {"config": cfg.transform_config(), "rows": [len(train_rows), len(held_out_rows)]}
-    done = finished(out_dir, inputs)
+    done = reuse_or_start(out_dir, inputs, "Transform")
     if done:
-        progress(f"  Transform: reusing the finished run in {out_dir}")
         return done
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.makedirs(out_dir)
     progress(f"  Transform: {len(train_rows)} training + {len(held_out_rows)} held-out rows")
     data = transform_rows(rows_from_pairs(train_rows), rows_from_pairs(held_out_rows), cfg, out_dir, beam_args)
     return keep(out_dir, inputs, {"data": list(data)})
@@ -65,12 +74,9 @@ def transform_step(train_rows: Sequence[tuple], held_out_rows: Sequence[tuple], 
 def train_step(data: Sequence[str], cfg: CharwordConfig, work_dir: str, label: str) -> dict:
     """One Trainer run (``run_fn``) of ``cfg``; its budget, stop reason, throughput and model."""
     inputs = {"config": cfg.to_dict(), "data": list(data)}
-    done = finished(work_dir, inputs)
+    done = reuse_or_start(work_dir, inputs, label)
     if done:
-        progress(f"  {label}: reusing the finished run in {work_dir}")
         return done
-    shutil.rmtree(work_dir, ignore_errors=True)
-    os.makedirs(work_dir)
     progress(f"  {label}: run_fn")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("trainer").setLevel(logging.INFO)  # the step's log shows the Trainer's own lines
@@ -102,12 +108,9 @@ def teacher_labels_step(teacher_dir: str, graph_dir: str, train_rows: Sequence[t
     probabilities in the order of the student's label vocabulary (``graph_dir``)."""
     import tensorflow_transform as tft  # pylint: disable=import-outside-toplevel
     inputs = {"teacher": teacher_dir, "graph": graph_dir, "rows": [len(train_rows), len(held_out_rows)]}
-    done = finished(out_dir, inputs)
+    done = reuse_or_start(out_dir, inputs, "teacher probabilities")
     if done:
-        progress(f"  teacher probabilities: reusing the finished run in {out_dir}")
         return done
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.makedirs(out_dir)
     student_classes = [c.decode("utf-8") for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(
         contract.LABEL_VOCAB)]
     signature = charword.load_model(teacher_dir).signatures[contract.PREDICT_TEXT]
