@@ -1,12 +1,16 @@
 """The bidirectional language model of pretraining (trainer/language_model.py): which
 word each state predicts, what each direction may read, and that it learns a language
 whose next and previous words are fully determined."""
+import dataclasses
+
 import numpy as np
+import pytest
 import tensorflow as tf
 import tf_keras as keras
 
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
+from trainer import init_from
 from trainer.language_model import BACKWARD, FORWARD, BiLanguageModel, next_word_pairs
 from trainer.model import build_models
 
@@ -86,3 +90,53 @@ def test_it_learns_a_language_whose_neighbours_are_determined():
     assert before["perplexity"] > vocab_rows / 2
     assert after["perplexity"] < 1.5, after
     assert np.isclose(after["perplexity"], np.exp(after["loss"]), rtol=1e-5)
+
+
+# ---- starting a classifier from a pretrained encoder (trainer/init_from.py) ------------------------------------
+
+VOCABULARY = [f"w{i}" for i in range(1, WORDS + 1)]
+
+
+def _saved_encoder(directory) -> BiLanguageModel:
+    model = _language_model(units=MODEL.sentence_units, seed=3)
+    model(_batch(_cycle_texts(4, 0)))  # builds every weight
+    init_from.save_encoder(model, str(directory), PREP, MODEL, VOCABULARY)
+    return model
+
+
+def test_a_classifier_starts_from_the_encoders_exact_weights(tmp_path):
+    pretrained = _saved_encoder(tmp_path)
+    keras.utils.set_random_seed(11)
+    models = build_models(MODEL, PREP, WORDS, num_classes=2)
+    manifest = init_from.read_manifest(str(tmp_path))
+    init_from.check_compatible(manifest, str(tmp_path), PREP, MODEL, VOCABULARY)
+    bilstm = models.classifier.get_layer("sentence_encoder").encoder
+    pairs = [(models.token_encoder, pretrained.token_encoder), (bilstm.forward_layer, pretrained.forward_lstm),
+             (bilstm.backward_layer, pretrained.backward_lstm)]
+    assert any(not np.array_equal(ours.numpy(), theirs.numpy())
+               for mine, source in pairs for ours, theirs in zip(mine.weights, source.weights))
+    init_from.restore(models.classifier, models.token_encoder, str(tmp_path))
+    for mine, source in pairs:
+        assert len(mine.weights) == len(source.weights) > 0
+        for ours, theirs in zip(mine.weights, source.weights):
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
+
+
+def test_an_encoder_of_another_vocabulary_or_preprocessing_is_refused_naming_the_difference(tmp_path):
+    _saved_encoder(tmp_path)
+    manifest = init_from.read_manifest(str(tmp_path))
+    other_words = VOCABULARY[:4] + ["changed"] + VOCABULARY[5:]
+    with pytest.raises(init_from.InitFromError, match=r"word vocabulary row 4 is 'changed' in this run but 'w5'"):
+        init_from.check_compatible(manifest, str(tmp_path), PREP, MODEL, other_words)
+    with pytest.raises(init_from.InitFromError, match="the word vocabulary's size is 11"):
+        init_from.check_compatible(manifest, str(tmp_path), PREP, MODEL, VOCABULARY[:-1])
+    with pytest.raises(init_from.InitFromError, match="preprocessing.max_chars is 9 in this run but 6"):
+        init_from.check_compatible(manifest, str(tmp_path), dataclasses.replace(PREP, max_chars=9), MODEL, VOCABULARY)
+    with pytest.raises(init_from.InitFromError, match="model.token_dim is 24 in this run but 16"):
+        init_from.check_compatible(manifest, str(tmp_path), PREP, dataclasses.replace(MODEL, token_dim=24),
+                                   VOCABULARY)
+    with pytest.raises(init_from.InitFromError, match="model.sentence_units"):
+        init_from.check_compatible(manifest, str(tmp_path), PREP, dataclasses.replace(MODEL, sentence_units=8),
+                                   VOCABULARY)
+    with pytest.raises(init_from.InitFromError, match=r"encoder.json cannot be read"):
+        init_from.read_manifest(str(tmp_path / "missing"))
