@@ -11,7 +11,7 @@ import tf_keras as keras
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
 from trainer import init_from
-from trainer.language_model import BACKWARD, FORWARD, BiLanguageModel, next_word_pairs
+from trainer.language_model import BACKWARD, FORWARD, BiLanguageModel, build_language_model, next_word_pairs
 from trainer.model import build_models
 
 PREP = PreprocessingConfig(max_tokens=8, max_chars=6, num_oov_buckets=2)
@@ -33,9 +33,7 @@ def _batch(word_ids) -> dict:
 
 def _language_model(units=16, num_sampled=4, seed=0) -> BiLanguageModel:
     keras.utils.set_random_seed(seed)
-    models = build_models(MODEL, PREP, WORDS, num_classes=2)
-    vocab_rows = contract.word_vocab_input_dim(WORDS, PREP.num_oov_buckets)
-    return BiLanguageModel(models.token_encoder, vocab_rows, units, num_sampled)
+    return build_language_model(dataclasses.replace(MODEL, sentence_units=units), PREP, WORDS, num_sampled)
 
 
 def test_forward_states_predict_the_next_word_and_backward_states_the_previous_one():

@@ -19,7 +19,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from charword import contract
+from charword.config import ModelConfig, PreprocessingConfig
 from trainer import layers
+from trainer.model import build_token_layer
 
 FORWARD = "forward"
 BACKWARD = "backward"
@@ -116,3 +118,14 @@ class BiLanguageModel(keras.Model):
 
     def get_config(self):
         return {"vocab_rows": self.vocab_rows, "units": self.units, "num_sampled": self.num_sampled}
+
+
+def build_language_model(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
+                         num_sampled: int) -> BiLanguageModel:
+    """The language model of the classifier's token layer for ``word_vocab_size`` words,
+    its LSTMs as wide as the classifier's sentence BiLSTM (``model.sentence_units``), so
+    that a classifier can start from both (:mod:`trainer.init_from`)."""
+    token_layer = build_token_layer(model_cfg, prep_cfg, word_vocab_size)
+    token_encoder = keras.Model(token_layer.inputs, token_layer.tokens, name="token_encoder")
+    vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
+    return BiLanguageModel(token_encoder, vocab_rows, model_cfg.sentence_units, num_sampled, name="bilm")

@@ -71,21 +71,26 @@ def build_char_encoder(model_cfg: ModelConfig, char_ids):
     return layers.GatherTokens(name="char_vectors")([encoded, index])
 
 
-def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
-                 num_classes: int, word_init: Optional[pretrained.InitialRows] = None) -> Models:
-    """Builds the classifier for ``word_vocab_size`` words (OOV buckets and padding are
-    added here) and ``num_classes`` classes. Inputs accept any token and char length.
-    ``word_init`` (:func:`trainer.pretrained.prepare`) is required when
-    ``model.word_vectors`` is set, and holds the word embedding's initial rows."""
-    if num_classes < 2:
-        raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
+class TokenLayer(NamedTuple):
+    """The symbolic token layer: inputs, token mask, merged token vectors, and the vectors
+    each branch gives the merge."""
+
+    inputs: dict                # contract.WORD_IDS [B, T], contract.CHAR_IDS [B, T, C]
+    mask: object                # [B, T] bool: real tokens
+    tokens: object              # [B, T, D] merged token vectors
+    branches: dict              # contract.WORD_EMBEDDINGS / CHAR_EMBEDDINGS -> [B, T, dim]
+
+
+def build_token_layer(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
+                      word_init: Optional[pretrained.InitialRows] = None) -> TokenLayer:
+    """The word and char branches merged per token, on fresh symbolic inputs (the part of
+    the classifier that pretraining trains too, :mod:`trainer.language_model`)."""
     if bool(model_cfg.word_vectors) != (word_init is not None):
         raise ValueError("model.word_vectors and word_init go together: pass the rows trainer.pretrained.prepare "
                          "reads for model.word_vectors, and only then")
     inputs = model_inputs()
     word_ids, char_ids = inputs[contract.WORD_IDS], inputs[contract.CHAR_IDS]
     mask = layers.token_mask(word_ids)
-
     branches = {}
     char_vectors = build_char_encoder(model_cfg, char_ids) if model_cfg.variant in ("hybrid", "char_only") else None
     if model_cfg.variant in ("hybrid", "word_only"):
@@ -97,10 +102,22 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
         branches[contract.WORD_EMBEDDINGS] = word_vectors
     if char_vectors is not None:
         branches[contract.CHAR_EMBEDDINGS] = char_vectors
-    branch_encoder = keras.Model(inputs, branches, name="branch_encoder")
-    branches = list(branches.values())
+    tokens = layers.TokenMerge(model_cfg.merge, model_cfg.token_dim, name="token_merge")(list(branches.values()))
+    return TokenLayer(inputs, mask, tokens, branches)
 
-    tokens = layers.TokenMerge(model_cfg.merge, model_cfg.token_dim, name="token_merge")(branches)
+
+def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
+                 num_classes: int, word_init: Optional[pretrained.InitialRows] = None) -> Models:
+    """Builds the classifier for ``word_vocab_size`` words (OOV buckets and padding are
+    added here) and ``num_classes`` classes. Inputs accept any token and char length.
+    ``word_init`` (:func:`trainer.pretrained.prepare`) is required when
+    ``model.word_vectors`` is set, and holds the word embedding's initial rows."""
+    if num_classes < 2:
+        raise ValueError(f"the label vocabulary has {num_classes} class(es); a classifier needs at least 2")
+    token_layer = build_token_layer(model_cfg, prep_cfg, word_vocab_size, word_init)
+    inputs, mask, tokens = token_layer.inputs, token_layer.mask, token_layer.tokens
+    word_ids = inputs[contract.WORD_IDS]
+    branch_encoder = keras.Model(inputs, token_layer.branches, name="branch_encoder")
     token_encoder = keras.Model(inputs, tokens, name="token_encoder")
 
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
