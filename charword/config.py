@@ -154,7 +154,8 @@ CHECK_METRICS = ("loss", "accuracy")
 LR_SCHEDULES = ("constant", "warmup_linear_decay")
 PRESETS = ("default", "accurate", "distilled")
 # The model fields Transform reads (see CharwordConfig.transform_config).
-SENTENCE_TRANSFORM_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces")
+TRANSFORM_MODEL_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces",
+                          "init_from")
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,15 @@ class ModelConfig(_Section):
         ids and the encoder runs in the model at every step).
       sentence_max_pieces: WordPiece ids per text, ``[CLS]`` and ``[SEP]`` included.
       sentence_fusion_dim: size of the fused vector before the head.
+      init_from: a pretrained encoder (a version folder ``charword pretrain`` pushed; see
+        trainer/init_from.py) that initialises the token layer and the sentence BiLSTM;
+        Transform then uses the encoder's word vocabulary; ``None``: random initialisation.
+        The preprocessing section, the token layer's fields and ``sentence_units`` must
+        be the encoder's, and ``sentence_encoder`` a BiLSTM.
+      init_from_mode: how the pretrained weights train: ``frozen``, ``trainable`` or
+        ``frozen_then_trainable`` (trainable from step ``init_from_unfreeze_step`` on).
+      init_from_unfreeze_step: training step at which ``frozen_then_trainable`` unfreezes
+        the pretrained weights.
     """
 
     variant: str = "hybrid"
@@ -248,9 +258,20 @@ class ModelConfig(_Section):
     sentence_placement: str = "transform"
     sentence_max_pieces: int = 64
     sentence_fusion_dim: int = 128
+    init_from: Optional[str] = None
+    init_from_mode: str = "trainable"
+    init_from_unfreeze_step: int = 500
 
     def validate(self) -> None:
         _one_of("model", "variant", self.variant, VARIANTS)
+        _require(self.init_from is None or (isinstance(self.init_from, str) and bool(self.init_from.strip())),
+                 "model.init_from", "must be a path or null", self.init_from)
+        _require(self.init_from is None or self.sentence_encoder in ("bilstm", "bilstm_max"), "model.sentence_encoder",
+                 "must be a BiLSTM (bilstm or bilstm_max) with model.init_from: the pretrained encoder's LSTMs "
+                 "become its two directions", self.sentence_encoder)
+        _one_of("model", "init_from_mode", self.init_from_mode, WORD_VECTORS_MODES)
+        _require(isinstance(self.init_from_unfreeze_step, int) and self.init_from_unfreeze_step >= 0,
+                 "model.init_from_unfreeze_step", "must be an integer >= 0", self.init_from_unfreeze_step)
         _one_of("model", "word_vectors_mode", self.word_vectors_mode, WORD_VECTORS_MODES)
         _require(self.word_vectors is None or (isinstance(self.word_vectors, str) and bool(self.word_vectors.strip())),
                  "model.word_vectors", "must be a path or null", self.word_vectors)
@@ -604,6 +625,31 @@ class DistillationConfig(_Section):
         _require(0.0 <= self.soft_weight <= 1.0, "distillation.soft_weight", "must be in [0, 1]", self.soft_weight)
 
 
+@dataclass(frozen=True)
+class PretrainingConfig(_Section):
+    """``charword pretrain``: the bidirectional language model that pretrains the token
+    layer and the sentence BiLSTM on unlabeled text (trainer/language_model.py). Its
+    batch size, learning rate and early stopping are the ``training`` section's.
+
+    Attributes:
+      num_sampled: word classes each training step's sampled softmax draws
+        (``tf.nn.sampled_softmax_loss``); evaluation scores the full vocabulary.
+      max_epochs: passes over the texts at most (early stopping on the held-out
+        texts' cross-entropy may end sooner).
+      encoder_name: pushed encoders go to ``<serving_dir>/<encoder_name>/<version>/``;
+        the pretraining pipeline is named ``<pipeline.name>-pretrain``.
+    """
+
+    num_sampled: int = 1024
+    max_epochs: int = 3
+    encoder_name: str = "charword-encoder"
+
+    def validate(self) -> None:
+        _positive("pretraining", self, "num_sampled", "max_epochs")
+        _require(bool(self.encoder_name) and "/" not in self.encoder_name and self.encoder_name not in (".", ".."),
+                 "pretraining.encoder_name", "must be a non-empty name without '/'", self.encoder_name)
+
+
 _SECTIONS = {
     "data": DataConfig,
     "preprocessing": PreprocessingConfig,
@@ -614,6 +660,7 @@ _SECTIONS = {
     "pipeline": PipelineConfig,
     "teacher": TeacherConfig,
     "distillation": DistillationConfig,
+    "pretraining": PretrainingConfig,
 }
 _SECTION_NAMES = {section_cls: name for name, section_cls in _SECTIONS.items()}
 
@@ -631,6 +678,7 @@ class CharwordConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distillation: DistillationConfig = field(default_factory=DistillationConfig)
+    pretraining: PretrainingConfig = field(default_factory=PretrainingConfig)
 
     def __post_init__(self) -> None:
         preset = self.pipeline.preset
@@ -645,11 +693,12 @@ class CharwordConfig:
         return dataclasses.asdict(self)
 
     def transform_config(self) -> Dict[str, Dict[str, Any]]:
-        """What Transform reads (its ``custom_config``): the preprocessing section and the
-        sentence path's model fields, so that other changes keep Transform cached."""
+        """What Transform reads (its ``custom_config``): the preprocessing section, the
+        sentence path's model fields and ``model.init_from`` (whose vocabulary it uses), so
+        that other changes keep Transform cached."""
         values = self.to_dict()
         return {"preprocessing": values["preprocessing"],
-                "model": {name: values["model"][name] for name in SENTENCE_TRANSFORM_FIELDS}}
+                "model": {name: values["model"][name] for name in TRANSFORM_MODEL_FIELDS}}
 
     def teacher_config(self) -> "CharwordConfig":
         """The configuration of the teacher (the ``accurate`` preset's model), what its

@@ -92,6 +92,8 @@ SAVED_MODEL_FILE = "saved_model.pb"
 # Written by the Trainer to its model run directory when it starts from pretrained word
 # vectors: their coverage of the vocabulary and of the training tokens (JSON).
 WORD_VECTORS_REPORT = "word_vectors.json"
+INIT_FROM_REPORT = "init_from.json"  # what a classifier loaded from a pretrained encoder
+LANGUAGE_MODEL_REPORT = "language_model.json"  # pretraining: perplexity, tokens per second
 # Written by the Trainer to its model run directory: how long it trained and why it
 # stopped (trainer.training.TrainingResult as JSON).
 TRAINING_REPORT = "training.json"

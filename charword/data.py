@@ -7,7 +7,8 @@ also writes it. A training run stages its train and eval splits with
 Policies:
 
 * ``source`` is a file, or a directory whose ``*.csv`` and ``*.tsv`` files (not
-  recursive) are read in name order; every file has its own header.
+  recursive) are read in name order; every file has its own header. Unlabelled texts
+  (pretraining) may also come as ``*.txt`` files, one text a line, no header.
 * Files are UTF-8 (a leading byte-order mark is dropped); any line ending works. The
   delimiter is ``data.delimiter``, else a tab for ``.tsv`` files and a comma otherwise.
 * Row numbers in messages are what a spreadsheet shows: the header is row 1. Blank
@@ -40,6 +41,8 @@ from charword import contract
 from charword.config import DataConfig
 
 STAGED_CSV = "data.csv"
+TABLE_SUFFIXES = (".csv", ".tsv")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # unlabelled texts (pretraining)
 STAGING_REPORT = "staging_report.json"
 REPORTED_DROPPED_ROWS = 100
 
@@ -97,16 +100,22 @@ class StagedData:
 Row = Tuple[str, str]
 
 
-def read_dataset(source: str, cfg: DataConfig) -> Tuple[List[Row], StagedData]:
+def read_dataset(source: str, cfg: DataConfig, labelled: bool = True) -> Tuple[List[Row], StagedData]:
     """The usable ``(text, label)`` rows of ``source`` (texts cut to ``data.max_text_chars``)
-    and what reading found; writes nothing. Raises :class:`DataError` on unreadable data."""
-    files = _source_files(source)
+    and what reading found; writes nothing. Raises :class:`DataError` on unreadable data.
+
+    ``labelled=False`` reads texts alone (pretraining): no label column is needed, every
+    label is ``""``, and ``.txt`` files (one text a line) are read too."""
+    files = _source_files(source, TEXT_SUFFIXES if not labelled else TABLE_SUFFIXES)
     kept: List[Row] = []
     dropped: List[DroppedRow] = []
     multiline: List[MultilineCell] = []
     rows_read = 0
     for path in files:
-        rows_read += _read_file(path, cfg, kept, dropped, multiline)
+        if path.lower().endswith(".txt"):
+            rows_read += _read_lines(path, kept, dropped)
+        else:
+            rows_read += _read_file(path, cfg, kept, dropped, multiline, labelled)
     truncated_rows = sum(len(text) > cfg.max_text_chars for text, _ in kept)
     kept = [(text[: cfg.max_text_chars], label) for text, label in kept]
     if len(dropped) / rows_read > cfg.max_dropped_fraction:  # every file has at least one row
@@ -152,22 +161,44 @@ def stage_dataset(source: str, out_dir: str, cfg: DataConfig) -> StagedData:
     return staged
 
 
-def _source_files(source: str) -> List[str]:
+def _source_files(source: str, suffixes: Tuple[str, ...]) -> List[str]:
     if os.path.isfile(source):
         return [source]
     if not os.path.isdir(source):
         raise DataError(f"{source}: no such file or directory")
     files = [os.path.join(source, name) for name in sorted(os.listdir(source))
-             if name.lower().endswith((".csv", ".tsv")) and os.path.isfile(os.path.join(source, name))]
+             if name.lower().endswith(suffixes) and os.path.isfile(os.path.join(source, name))]
     if not files:
-        raise DataError(f"{source}: directory holds no .csv or .tsv files")
+        raise DataError(f"{source}: directory holds no {' or '.join(suffixes)} files")
     return files
 
 
+def _read_lines(path: str, kept: List[Row], dropped: List[DroppedRow]) -> int:
+    """Appends each non-blank line of a text file to ``kept`` as an unlabelled row;
+    returns lines read (blank ones too, which are dropped)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw[len(_BOM) if raw.startswith(_BOM) else 0:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at byte offset {e.start}); "
+                        "save the file as UTF-8") from None
+    lines = text.splitlines()
+    if not lines:
+        raise DataError(f"{path}: no lines (the file is empty)")
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            kept.append((line, ""))
+        else:
+            dropped.append(DroppedRow(path, number, "line", "blank line"))
+    return len(lines)
+
+
 def _read_file(path: str, cfg: DataConfig, kept: List[Row], dropped: List[DroppedRow],
-               multiline: List[MultilineCell]) -> int:
+               multiline: List[MultilineCell], labelled: bool = True) -> int:
     """Appends the file's usable rows to ``kept``, the others to ``dropped`` and its cells
-    that span lines to ``multiline``; returns rows read."""
+    that span lines to ``multiline``; returns rows read. Unlabelled: labels are ``""``."""
     delimiter = cfg.delimiter or ("\t" if path.lower().endswith(".tsv") else ",")
     records = _parse(path, _decode(path, delimiter), delimiter)
     if not records:
@@ -175,7 +206,7 @@ def _read_file(path: str, cfg: DataConfig, kept: List[Row], dropped: List[Droppe
     (_, _, header), body = records[0], records[1:]
     header = [name.strip() for name in header]
     text_index = _column(path, header, cfg.text_column, "text", delimiter)
-    label_index = _column(path, header, cfg.label_column, "label", delimiter)
+    label_index = _column(path, header, cfg.label_column, "label", delimiter) if labelled else None
     if not body:
         raise DataError(f"{path}: no rows below the header")
     for row, lines, fields in body:
@@ -190,9 +221,9 @@ def _read_file(path: str, cfg: DataConfig, kept: List[Row], dropped: List[Droppe
             multiline.extend(MultilineCell(path, row, lines, name, value[:80]) for name, value in zip(header, fields)
                              if _LINE_BREAKS.search(value))
         text = _LINE_BREAKS.sub(" ", fields[text_index])
-        label = _LINE_BREAKS.sub(" ", fields[label_index]).strip()
+        label = _LINE_BREAKS.sub(" ", fields[label_index]).strip() if labelled else ""
         reason = ("empty text" if not text else "whitespace-only text" if not text.strip()
-                  else "missing label" if not label else None)
+                  else "missing label" if labelled and not label else None)
         if reason:
             dropped.append(DroppedRow(path, row, header[label_index if reason == "missing label" else text_index],
                                       reason))
@@ -252,10 +283,16 @@ def _column(path: str, header: List[str], name: str, role: str, delimiter: str) 
     return positions[0]
 
 
-def _staged_csv(rows: List[Row]) -> bytes:
+def write_texts(texts: List[str], csv_path: str) -> None:
+    """Writes unlabelled ``texts`` as a staged CSV of the one column ``text`` (pretraining)."""
+    os.makedirs(os.path.dirname(csv_path) or ".", exist_ok=True)
+    _write_if_changed(csv_path, _staged_csv([(text,) for text in texts], (contract.RAW_TEXT,)))
+
+
+def _staged_csv(rows: List[tuple], columns: Tuple[str, ...] = (contract.RAW_TEXT, contract.RAW_LABEL)) -> bytes:
     # TFX reads the header with a plain split(","), so it stays unquoted.
     out = io.StringIO()
-    out.write(f"{contract.RAW_TEXT},{contract.RAW_LABEL}\n")
+    out.write(",".join(columns) + "\n")
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
     return out.getvalue().encode("utf-8")
 

@@ -57,11 +57,7 @@ def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes
     _require(all(label in row for label, row in zip(labels, classes)), contract.PREDICT_TEXT,
              f"a {contract.LABEL} is not among the {contract.CLASSES}")
 
-    embedded = run(contract.EMBED_TOKENS, texts)
-    vectors, tokens, mask = (embedded[name] for name in (contract.EMBEDDINGS, contract.TOKENS, contract.MASK))
-    _require(vectors.ndim == 3 and vectors.shape[0] == batch and vectors.shape[:2] == tokens.shape == mask.shape,
-             contract.EMBED_TOKENS, f"outputs have inconsistent shapes {vectors.shape}, {tokens.shape}, {mask.shape}")
-    _require(bool(np.isfinite(vectors).all()), contract.EMBED_TOKENS, f"{contract.EMBEDDINGS} are not finite")
+    check_embeddings(run, texts)
     if contract.EMBED_SENTENCE in signatures:
         sentence = run(contract.EMBED_SENTENCE, texts)[contract.SENTENCE_VECTOR]
         _require(sentence.ndim == 2 and sentence.shape[0] == batch and bool(np.isfinite(sentence).all()),
@@ -69,6 +65,16 @@ def check_servable(signatures: Sequence[str], run: Runner, texts: Sequence[bytes
                  "is not a finite [texts, dim] array")
     if examples is not None:
         _check_examples(run, examples, probabilities)
+
+
+def check_embeddings(run: Runner, texts: Sequence[bytes]) -> None:
+    """Raises :class:`NotServableError` unless ``embed_tokens`` answers ``texts`` with
+    well-formed outputs: the whole check of a pretrained encoder, which has no classifier."""
+    embedded = run(contract.EMBED_TOKENS, texts)
+    vectors, tokens, mask = (embedded[name] for name in (contract.EMBEDDINGS, contract.TOKENS, contract.MASK))
+    _require(vectors.ndim == 3 and vectors.shape[0] == len(texts) and vectors.shape[:2] == tokens.shape == mask.shape,
+             contract.EMBED_TOKENS, f"outputs have inconsistent shapes {vectors.shape}, {tokens.shape}, {mask.shape}")
+    _require(bool(np.isfinite(vectors).all()), contract.EMBED_TOKENS, f"{contract.EMBEDDINGS} are not finite")
 
 
 def _check_examples(run: Runner, examples: Sequence[bytes], text_probabilities: np.ndarray) -> None:

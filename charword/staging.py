@@ -12,6 +12,9 @@ Checks, each a :class:`charword.data.DataError` naming the file, the problem and
 * with a held-out eval file: its labels are classes of the training data, typed alike;
 * a non-empty eval split.
 
+:func:`prepare_texts` and :func:`write_texts_splits` stage unlabelled texts for
+pretraining the same way, without the class checks.
+
 The split (without a held-out file) is stratified so that every class trains: each
 text hashes into one of ``data.train_buckets + data.eval_buckets`` buckets and the last
 ``eval_buckets`` make the eval split, except for a class none of whose rows hashed into
@@ -35,6 +38,7 @@ from charword.data import (
     report,
     write_report,
     write_rows,
+    write_texts,
 )
 
 SPLITS = ("train", "eval")  # ExampleGen's splits, each a folder of the data root
@@ -99,6 +103,50 @@ def write(prepared: StagedSplits, out_dir: str) -> StagedSplits:
                   "split": {"method": "held-out file" if prepared.held_out else "stratified hash buckets",
                             "rows": {name: len(rows) for name, rows in prepared.split_rows.items()},
                             "class_rows": prepared.class_rows, "kept_in_train": list(prepared.kept_in_train),
+                            "files": {name: staged.csv_path(name) for name in SPLITS}}},
+                 staged.report_path)
+    return staged
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedTexts:
+    """Unlabelled texts staged for pretraining (paths set once :func:`write_texts_splits` ran)."""
+
+    data: StagedData
+    split_texts: Dict[str, Tuple[str, ...]]  # split name -> texts
+    data_root: Optional[str] = None
+    report_path: Optional[str] = None
+
+    def csv_path(self, split: str) -> str:
+        return os.path.join(self.data_root, split, STAGED_CSV)
+
+
+def prepare_texts(source: str, cfg: DataConfig) -> StagedTexts:
+    """Reads the unlabelled texts of ``source`` (text files, one text a line, or CSV/TSV
+    with the ``data.text_column``) and hash-splits them as :func:`prepare` does (the eval
+    split measures perplexity); writes nothing."""
+    rows, data = read_dataset(source, cfg, labelled=False)
+    buckets = cfg.train_buckets + cfg.eval_buckets
+    split: Dict[str, List[str]] = {name: [] for name in SPLITS}
+    for text, _ in rows:
+        split["eval" if _bucket(text, buckets) >= cfg.train_buckets else "train"].append(text)
+    for name in SPLITS:
+        if not split[name]:
+            raise DataError(f"{source}: the {name} split is empty: none of the {len(rows)} texts hashed into it "
+                            f"(data.train_buckets={cfg.train_buckets}, data.eval_buckets={cfg.eval_buckets}); "
+                            "add texts")
+    return StagedTexts(data, {name: tuple(texts) for name, texts in split.items()})
+
+
+def write_texts_splits(prepared: StagedTexts, out_dir: str) -> StagedTexts:
+    """Writes the text splits (one ``text`` column) and the staging report under ``out_dir``."""
+    staged = dataclasses.replace(prepared, data_root=os.path.join(out_dir, SPLITS_DIR),
+                                 report_path=os.path.join(out_dir, STAGING_REPORT))
+    for name in SPLITS:
+        write_texts(list(prepared.split_texts[name]), staged.csv_path(name))
+    write_report({"data": report(prepared.data),
+                  "split": {"method": "hash buckets", "rows": {name: len(texts) for name, texts in
+                                                               prepared.split_texts.items()},
                             "files": {name: staged.csv_path(name) for name in SPLITS}}},
                  staged.report_path)
     return staged

@@ -2,6 +2,8 @@
 
   charword run [--data PATH --eval-data PATH --text-column C --label-column L]   run the pipeline locally
       [--preset accurate|distilled --teacher-checkpoint DIR]
+  charword pretrain [--data TEXTS]                               pretrain an encoder on unlabelled texts
+      (then: charword run --init-from PUSHED_ENCODER_DIR)
   charword compile-kubeflow --output PATH --pipeline-root URI     write a KFP v2 pipeline file
       --serving-dir URI --data-root URI [--schema FILE]
   charword serve --model-dir DIR --name NAME [--port 8501]      serve pushed versions (TF Serving REST API)
@@ -55,6 +57,22 @@ CONFIG_FLAGS = (
     ("--teacher-checkpoint", "teacher", "checkpoint", {"metavar": "DIR"},
      "the encoder the accurate and distilled presets fine-tune: a Hugging Face checkpoint directory, e.g. "
      "../shared/models/all-MiniLM-L6-v2"),
+    ("--init-from", "model", "init_from", {"metavar": "DIR"},
+     "a pretrained encoder (a version folder charword pretrain pushed, e.g. "
+     "outputs/serving/charword-encoder/1) that starts the token layer and the sentence BiLSTM; the run uses its "
+     "vocabulary"),
+    ("--init-from-mode", "model", "init_from_mode", {"choices": WORD_VECTORS_MODES},
+     "how the pretrained encoder's weights train"),
+)
+_FLAGS = {flag[0]: flag for flag in CONFIG_FLAGS}
+# Flags of charword pretrain: where its artefacts go, where the texts are, how long it trains.
+PRETRAIN_FLAGS = (
+    _FLAGS["--output-dir"], _FLAGS["--text-column"],
+    ("--max-epochs", "pretraining", "max_epochs", {"type": int},
+     "passes over the texts at most; early stopping on the held-out perplexity may end sooner"),
+    _FLAGS["--train-steps"],
+    ("--num-sampled", "pretraining", "num_sampled", {"type": int},
+     "word classes each training step's sampled softmax draws"),
 )
 
 
@@ -62,10 +80,11 @@ def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
-def _add_config_args(parser: argparse.ArgumentParser) -> None:
+def _add_config_args(parser: argparse.ArgumentParser, flags=CONFIG_FLAGS) -> None:
     defaults = CharwordConfig().to_dict()
+    parser.set_defaults(config_flags=flags)
     parser.add_argument("--config", help="JSON file with configuration sections (see charword/config.py)")
-    for flag, section, name, options, text in CONFIG_FLAGS:
+    for flag, section, name, options, text in flags:
         default = json.dumps(defaults[section][name])
         parser.add_argument(flag, **options, help=f"{text} (default: {default}; {section}.{name})")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
@@ -77,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> CharwordConfig:
     """The configuration: defaults, then ``--config`` JSON, then command-line flags. An
     error caused by a flag names the flag."""
     cfg = load_config(args.config)
-    given = {(section, name): (flag, getattr(args, _dest(flag))) for flag, section, name, _, _ in CONFIG_FLAGS
+    given = {(section, name): (flag, getattr(args, _dest(flag))) for flag, section, name, _, _ in args.config_flags
              if getattr(args, _dest(flag)) is not None}
     if args.beam_arg:
         given[("pipeline", "beam_args")] = ("--beam-arg", tuple(args.beam_arg))
@@ -142,6 +161,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    _check_summary_path(args.summary_json)
+    from pipeline.local_run import run_pretraining_local  # pylint: disable=import-outside-toplevel
+    started = time.time()
+    summary = run_pretraining_local(cfg, args.data, progress=_progress)
+    from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel  (after staging)
+    print(format_summary(summary))
+    if summary.pushed:
+        print(f"  fine-tune from it: charword run --data YOUR_LABELLED_DATA --init-from {summary.pushed_to}")
+    print(f"  total: {time.time() - started:.0f} s; all artefacts under {os.path.abspath(cfg.pipeline.output_dir)}")
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as handle:
+            handle.write(summary.to_json())
+    return 0
+
+
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     from pipeline import kubeflow_dag, layout  # pylint: disable=import-outside-toplevel
@@ -150,7 +186,11 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
         "where pushed models go, as <serving-dir>/<model_name>/<version>, e.g. gs://BUCKET/serving "
         "(or pipeline.serving_dir in --config)",
         "--serving-dir")
-    push_dir = layout.push_dir(cfg.replace(pipeline={"serving_dir": serving_dir}).pipeline)
+    pipeline_cfg = cfg.replace(pipeline={"serving_dir": serving_dir}).pipeline
+    if args.pretraining:
+        from pipeline.pretraining import pretraining_pipeline_config  # pylint: disable=import-outside-toplevel
+        pipeline_cfg = pretraining_pipeline_config(cfg.replace(pipeline={"serving_dir": serving_dir}))
+    push_dir = layout.push_dir(pipeline_cfg)
     schema = kubeflow_dag.stage_schema(args.schema, args.pipeline_root) if args.schema else None
     vertex = None
     if args.vertex_project or args.vertex_region:
@@ -161,8 +201,9 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
                                 accelerator_count=args.vertex_accelerator_count)
     path = kubeflow_dag.compile_pipeline(cfg, output_path=args.output, image=args.image, data_root=args.data_root,
                                          num_classes=args.num_classes, pipeline_root=args.pipeline_root,
-                                         push_dir=push_dir, schema_file=schema, vertex_training=vertex)
-    print(f"Wrote the Kubeflow Pipelines (v2) definition to {path}")
+                                         push_dir=push_dir, schema_file=schema, vertex_training=vertex,
+                                         pretraining=args.pretraining)
+    print(f"Wrote the Kubeflow Pipelines (v2) definition{' of pretraining' if args.pretraining else ''} to {path}")
     print(f"  image:             {args.image}")
     print(f"  pipeline root:     {args.pipeline_root}")
     print(f"  push destination:  {push_dir}/<version>")
@@ -329,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(run)
     run.set_defaults(handler=cmd_run)
 
+    pretrain = commands.add("pretrain", "pretrain the token layer and a BiLSTM as a language model on unlabelled "
+                                        "texts (forward and backward next-word prediction) and push the encoder "
+                                        "that charword run --init-from starts from")
+    pretrain.add_argument("--data", default=DEMO_DATA,
+                          help="text file(s), one text a line (.txt), or CSV/TSV with a --text-column; a directory "
+                               "of them (default: the bundled demo data's texts, labels ignored)")
+    pretrain.add_argument("--summary-json", help="also write the run summary as JSON here")
+    _add_config_args(pretrain, PRETRAIN_FLAGS)
+    pretrain.set_defaults(handler=cmd_pretrain)
+
     compile_kfp = commands.add("compile-kubeflow", "compile the pipeline for Kubeflow Pipelines v2")
     compile_kfp.add_argument("--output", required=True, help="pipeline file to write (.json)")
     compile_kfp.add_argument("--image", default="charword-pipeline:latest", help="container image of the pipeline")
@@ -345,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "run's outputs/schema/charword/schema.pbtxt; a local file is copied "
                                               "under the pipeline root")
     compile_kfp.add_argument("--num-classes", type=int, default=2, help="classes of the label")
+    compile_kfp.add_argument("--pretraining", action="store_true",
+                             help="compile the pretraining pipeline (charword pretrain; staged text files with a "
+                                  "text column under <data-root>/train and /eval) instead of the classifier's")
     vertex = compile_kfp.add_argument_group("Trainer as a Vertex AI training job (TFX's Vertex AI Trainer); every "
                                             "replica runs --image under MultiWorkerMirroredStrategy")
     vertex.add_argument("--vertex-project", help="Google Cloud project of the training job (turns the option on)")

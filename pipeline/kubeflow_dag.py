@@ -40,7 +40,8 @@ from tfx.utils import io_utils
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from pipeline.distillation import check_teacher_checkpoint
-from pipeline.pipeline import create_pipeline, example_gen_configs
+from pipeline.pipeline import create_pipeline, example_gen_configs, staged_splits_config
+from pipeline.pretraining import create_pretraining_pipeline
 from pipeline.schema_pinning import SCHEMA_FILE
 from pipeline.vertex_training import VertexTraining
 
@@ -98,7 +99,7 @@ def stage_schema(schema_file: str, pipeline_root: str) -> str:
 
 def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_root: str, num_classes: int,
                      pipeline_root: str, push_dir: str, schema_file: Optional[str] = None,
-                     vertex_training: Optional[VertexTraining] = None) -> str:
+                     vertex_training: Optional[VertexTraining] = None, pretraining: bool = False) -> str:
     """Writes the KFP v2 pipeline definition (JSON) to ``output_path``; returns its path.
 
     Args:
@@ -109,6 +110,9 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
         validates each run against its own inferred schema.
       vertex_training: train as a Vertex AI job with worker pools (TFX's Vertex AI
         Trainer); ``None`` trains inside the Trainer step's pod.
+      pretraining: compile the pretraining pipeline (:mod:`pipeline.pretraining`): its
+        data root holds ``train/`` and ``eval/`` folders of staged texts, and it has no
+        schema to validate against and no ``output-config`` parameter.
     """
     require_shared_location(data_root, "the staged CSV files, e.g. gs://BUCKET/charword/data", "--data-root")
     require_shared_location(pipeline_root, "where TFX writes artefacts, e.g. gs://BUCKET/charword/pipeline_root",
@@ -122,17 +126,21 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
     train_args = json.dumps({"num_steps": train_steps} if train_steps else {})
     input_config, output_config = (json_format.MessageToJson(config, indent=None) if config is not None else "{}"
                                    for config in example_gen_configs(cfg))
-    pipeline = create_pipeline(
-        cfg,
-        data_root=data_types.RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=data_root),
-        num_classes=num_classes,
-        pipeline_root=pipeline_root,
-        schema_file=schema_file,
-        push_dir=push_dir,
-        vertex_training=vertex_training,
-        train_args=data_types.RuntimeParameter(name=TRAIN_ARGS_PARAMETER, ptype=str, default=train_args),
-        input_config=data_types.RuntimeParameter(name=INPUT_CONFIG_PARAMETER, ptype=str, default=input_config),
-        output_config=data_types.RuntimeParameter(name=OUTPUT_CONFIG_PARAMETER, ptype=str, default=output_config))
+    parameters = {DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args, INPUT_CONFIG_PARAMETER: input_config,
+                  OUTPUT_CONFIG_PARAMETER: output_config}
+    if pretraining:
+        parameters[INPUT_CONFIG_PARAMETER] = json_format.MessageToJson(staged_splits_config(), indent=None)
+        del parameters[OUTPUT_CONFIG_PARAMETER]
+    runtime = {name: data_types.RuntimeParameter(name=name, ptype=str, default=value)
+               for name, value in parameters.items()}
+    common = {"data_root": runtime[DATA_ROOT_PARAMETER], "pipeline_root": pipeline_root, "push_dir": push_dir,
+              "vertex_training": vertex_training, "train_args": runtime[TRAIN_ARGS_PARAMETER],
+              "input_config": runtime[INPUT_CONFIG_PARAMETER]}
+    if pretraining:
+        pipeline = create_pretraining_pipeline(cfg, **common)
+    else:
+        pipeline = create_pipeline(cfg, num_classes=num_classes, schema_file=schema_file,
+                                   output_config=runtime[OUTPUT_CONFIG_PARAMETER], **common)
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -141,8 +149,5 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                                                                         use_pipeline_spec_2_1=True),
         output_dir=output_dir, output_filename=os.path.basename(output_path))
     # The parameters' defaults go into the file's runtimeConfig, where KFP finds them for a run that sets none.
-    runner.run(pipeline, parameter_values={DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args,
-                                           INPUT_CONFIG_PARAMETER: input_config,
-                                           OUTPUT_CONFIG_PARAMETER: output_config},
-               write_out=True)
+    runner.run(pipeline, parameter_values=parameters, write_out=True)
     return os.path.abspath(output_path)

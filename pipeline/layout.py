@@ -16,29 +16,30 @@ import os
 from charword.config import ConfigError, PipelineConfig
 
 
-def _absolute(path: str) -> str:
+def absolute(path: str) -> str:
+    """``path`` made absolute when local; a remote URI as it is."""
     return path if "://" in path else os.path.abspath(path)
 
 
 def pipeline_root(cfg: PipelineConfig) -> str:
-    return os.path.join(_absolute(cfg.output_dir), "pipeline_root", cfg.name)
+    return os.path.join(absolute(cfg.output_dir), "pipeline_root", cfg.name)
 
 
 def metadata_path(cfg: PipelineConfig) -> str:
-    return os.path.join(_absolute(cfg.output_dir), "metadata", cfg.name, "metadata.sqlite")
+    return os.path.join(absolute(cfg.output_dir), "metadata", cfg.name, "metadata.sqlite")
 
 
 def staged_data_dir(cfg: PipelineConfig) -> str:
-    return os.path.join(_absolute(cfg.output_dir), "data", cfg.name)
+    return os.path.join(absolute(cfg.output_dir), "data", cfg.name)
 
 
 def pinned_schema_dir(cfg: PipelineConfig) -> str:
-    return os.path.join(_absolute(cfg.output_dir), "schema", cfg.name)
+    return os.path.join(absolute(cfg.output_dir), "schema", cfg.name)
 
 
 def push_dir(cfg: PipelineConfig) -> str:
     """The Pusher's destination for this model: its version folders go inside."""
-    return os.path.join(_absolute(cfg.serving_dir or os.path.join(cfg.output_dir, "serving")), cfg.model_name)
+    return os.path.join(absolute(cfg.serving_dir or os.path.join(cfg.output_dir, "serving")), cfg.model_name)
 
 
 def check_writable(cfg: PipelineConfig) -> None:

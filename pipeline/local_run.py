@@ -70,6 +70,7 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
     from pipeline.pipeline import create_pipeline, staged_splits_config
     from pipeline.run_summary import summarize
     check_teacher_checkpoint(cfg)
+    cfg = check_init_from(cfg)
     with exclusive_run(cfg):
         staged = staging.write(prepared, layout.staged_data_dir(cfg.pipeline))
         progress(describe_staging(staged))
@@ -93,6 +94,57 @@ def run_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] 
         if summary.pushed and not schema_file:
             pinned = schema_pinning.pin_schema(cfg, _metadata_path(cfg), staged.data)
             progress(f"Pinned the schema of this blessed run at {pinned}")
+        return summary
+
+
+def check_init_from(cfg: CharwordConfig) -> CharwordConfig:
+    """With ``model.init_from``: refuses an encoder that does not fit this run's settings
+    (naming the difference) before any step runs, and returns the configuration with the
+    encoder's local path made absolute (Beam workers read its vocabulary)."""
+    if not cfg.model.init_from:
+        return cfg
+    from trainer import init_from  # pylint: disable=import-outside-toplevel
+    directory = layout.absolute(cfg.model.init_from)
+    init_from.check_encoder(directory, cfg.preprocessing, cfg.model)
+    return cfg.replace(model={"init_from": directory})
+
+
+def run_pretraining_local(cfg: CharwordConfig, source: str, progress: Callable[[str], None] = logger.info
+                          ) -> RunSummary:
+    """Stages the unlabelled texts of ``source``, runs the pretraining pipeline and returns
+    its summary (the pushed encoder's version folder in ``pushed_to``)."""
+    from pipeline.pretraining import pretraining_pipeline_config  # pylint: disable=import-outside-toplevel
+    pipeline_cfg = pretraining_pipeline_config(cfg)
+    layout.check_writable(pipeline_cfg)
+    progress(f"Reading the texts of {source}")
+    prepared = staging.prepare_texts(source, cfg.data)
+    # pylint: disable=import-outside-toplevel  (see the module docstring)
+    from tfx import v1 as tfx
+
+    from pipeline.pretraining import create_pretraining_pipeline
+    from pipeline.run_summary import summarize
+    run_cfg = cfg.replace(pipeline={"name": pipeline_cfg.name})
+    with exclusive_run(run_cfg):
+        staged = staging.write_texts_splits(prepared, layout.staged_data_dir(pipeline_cfg))
+        rows = {split: len(texts) for split, texts in staged.split_texts.items()}
+        progress(f"Staged {staged.data.rows_kept} of {staged.data.rows_read} texts ({len(staged.data.dropped)} "
+                 f"dropped): {rows['train']} to train on, {rows['eval']} held out for perplexity")
+        beam_args = resolve_beam_args(cfg.pipeline, sum(os.path.getsize(staged.csv_path(split))
+                                                        for split in staging.SPLITS))
+        check_job_endpoint(beam_args)
+        pipeline = create_pretraining_pipeline(
+            cfg, data_root=staged.data_root, pipeline_root=layout.pipeline_root(pipeline_cfg),
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                _metadata_path(run_cfg)),
+            beam_args=beam_args)
+        progress(f"Running pipeline '{pipeline_cfg.name}' with Beam args {' '.join(beam_args)}")
+        started_ms = int(time.time() * 1000) - 1000
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+        summary = summarize(_metadata_path(run_cfg), pipeline_cfg.name, started_ms)
+        summary.staging = {"rows_read": staged.data.rows_read, "rows_kept": staged.data.rows_kept,
+                           "rows_dropped": len(staged.data.dropped), "rows_truncated": staged.data.truncated_rows,
+                           "multiline_cells": staged.data.multiline_cells, "first_multiline_cell": None,
+                           "report": staged.report_path, "split": rows, "kept_in_train": []}
         return summary
 
 

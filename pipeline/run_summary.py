@@ -49,6 +49,8 @@ class RunSummary:
     staging: Optional[dict] = None  # rows read/kept/dropped/truncated and the report path
     word_vectors: Optional[dict] = None  # Trainer: pretrained vectors' coverage (contract.WORD_VECTORS_REPORT)
     training: Optional[dict] = None  # Trainer: steps, passes and why it stopped (contract.TRAINING_REPORT)
+    init_from: Optional[dict] = None  # Trainer: the pretrained encoder it started from (contract.INIT_FROM_REPORT)
+    language_model: Optional[dict] = None  # pretraining's Trainer: perplexity (contract.LANGUAGE_MODEL_REPORT)
     misspelled: Optional[dict] = None  # MisspellingCheck: accuracy on misspelled eval text, counts, source
     already_serving: Optional[str] = None  # DuplicateCheck: why a blessed candidate was not pushed
     # The distilled preset's teacher: its metrics per slice (TeacherEvaluator) and its training report
@@ -192,6 +194,8 @@ def summarize(metadata_path: str, pipeline_name: str, since_ms: int) -> RunSumma
         model_run = _artifacts(store, latest["Trainer"].id).get("model_run")
         summary.word_vectors = read_model_run_report(model_run, contract.WORD_VECTORS_REPORT)
         summary.training = read_model_run_report(model_run, contract.TRAINING_REPORT)
+        summary.init_from = read_model_run_report(model_run, contract.INIT_FROM_REPORT)
+        summary.language_model = read_model_run_report(model_run, contract.LANGUAGE_MODEL_REPORT)
     if TEACHER_EVALUATOR_ID in latest:
         summary.teacher_metrics = read_metrics(_artifacts(store, latest[TEACHER_EVALUATOR_ID].id)["evaluation"].uri)
     if TEACHER_TRAINER_ID in latest:
@@ -256,6 +260,19 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  word vectors: {found['path']} ({found['dim']}-d, {found['mode']}): {found['words_found']} of "
                      f"{found['vocabulary_words']} vocabulary words ({found['word_fraction']:.1%}), "
                      f"{found['tokens_found']} of {found['train_tokens']} train tokens ({found['token_fraction']:.1%})")
+    if summary.init_from:
+        loaded = summary.init_from
+        unfreeze = f" from step {loaded['unfreeze_step']}" if loaded.get("unfreeze_step") is not None else ""
+        lines.append(f"  started from the pretrained encoder {loaded['path']}: {loaded['tensors']} tensors (token layer "
+                     f"and sentence BiLSTM, {loaded['units']} units), {loaded['vocabulary_words']} vocabulary words, "
+                     f"{loaded['mode']}{unfreeze}")
+    if summary.language_model:
+        lm = summary.language_model
+        rates = lm["tokens_per_s"]
+        lines.append(f"  language model: held-out perplexity {lm['perplexity']:.1f} (untrained "
+                     f"{lm['untrained_perplexity']:.1f}; {lm['held_out_texts']} texts), {lm['vocabulary_words']} words, "
+                     f"{lm['num_sampled']} sampled per step, "
+                     f"{sum(rates) / max(len(rates), 1):.0f} training tokens/s")
     lines.extend(_metric_lines(summary.metrics, "  "))
     if summary.teacher_metrics:
         lines.append("  teacher (not gated, not pushed):")

@@ -10,22 +10,24 @@ from pipeline.vertex_training import VertexTraining
 
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
+PRETRAINING_RUN_FN = "trainer.pretraining.run_fn"
 
 
-def transform_step(cfg: CharwordConfig, examples, schema, gate) -> tfx.components.Transform:
+def transform_step(cfg: CharwordConfig, examples, schema, gate=None) -> tfx.components.Transform:
     """Transform of ``examples`` with ``cfg.transform_config()`` (the preprocessing section
-    and the sentence path's fields), after ``gate``. It reads ``schema`` (the inferred
-    one, not a gate output), so re-validating unchanged data keeps it cached."""
+    and the sentence path's fields), after ``gate`` (if any). It reads ``schema`` (the
+    inferred one, not a gate output), so re-validating unchanged data keeps it cached."""
     transform = tfx.components.Transform(examples=examples, schema=schema, preprocessing_fn=PREPROCESSING_FN,
                                          custom_config=cfg.transform_config())
-    transform.add_upstream_node(gate)
+    if gate is not None:
+        transform.add_upstream_node(gate)
     return transform
 
 
 def trainer_step(cfg: CharwordConfig, examples, transform: tfx.components.Transform, schema, train_args=None,
-                 vertex_training: Optional[VertexTraining] = None):
-    """The Trainer (``trainer.task.run_fn``, ``custom_config`` = ``cfg.to_dict()``) on
-    ``examples`` with ``transform``'s graph; ``train_args`` default to
+                 vertex_training: Optional[VertexTraining] = None, run_fn: str = RUN_FN):
+    """The Trainer (``run_fn``, by default the classifier's; ``custom_config`` =
+    ``cfg.to_dict()``) on ``examples`` with ``transform``'s graph; ``train_args`` default to
     ``cfg.training.train_steps`` steps (passes over the data when unset). With
     ``vertex_training``, TFX's Vertex AI Trainer runs it as a Vertex AI job."""
     trainer_class = tfx.components.Trainer
@@ -33,7 +35,7 @@ def trainer_step(cfg: CharwordConfig, examples, transform: tfx.components.Transf
         from tfx.v1.extensions import google_cloud_ai_platform  # pylint: disable=import-outside-toplevel
         trainer_class = google_cloud_ai_platform.Trainer
     return trainer_class(
-        run_fn=RUN_FN,
+        run_fn=run_fn,
         examples=examples,
         transform_graph=transform.outputs["transform_graph"],
         schema=schema,

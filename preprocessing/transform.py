@@ -10,10 +10,14 @@ Outputs (names and meaning in :mod:`charword.contract`):
   sentence_vector or piece_ids: the sentence path's feature, when ``model.sentence_path``
              is not ``none`` (see :mod:`preprocessing.sentence`).
 
+The word vocabulary is the training data's ``vocab_size`` most frequent words, or, with
+``model.init_from``, the pretrained encoder's (its ``words`` file).
+
 Texts with more than ``max_tokens`` tokens keep their first ``max_tokens``; an empty or
 white-space-only text becomes all padding (``token_count`` 0). The same rules apply
 at serving time because the exported model runs this very graph.
 """
+import os
 from typing import Any, Dict, Optional
 
 import tensorflow as tf
@@ -41,6 +45,17 @@ def _label_strings(label: Any) -> tf.Tensor:
     return label
 
 
+def _word_vocabulary(tokens: tf.RaggedTensor, full_cfg: CharwordConfig):
+    """The word vocabulary (its file, deferred): analysed over ``tokens``, or with
+    ``model.init_from`` the pretrained encoder's file as it is, so that word ids are its rows."""
+    cfg = full_cfg.preprocessing
+    if full_cfg.model.init_from:
+        tft.annotate_asset(contract.WORD_VOCAB, contract.WORD_VOCAB)  # found by name, as an analysed vocabulary
+        return tf.constant(os.path.join(full_cfg.model.init_from, contract.WORD_VOCAB))
+    return tft.vocabulary(tokens, top_k=cfg.vocab_size, frequency_threshold=cfg.frequency_threshold,
+                          vocab_filename=contract.WORD_VOCAB)
+
+
 def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """tf.Transform entry point; ``custom_config`` is :meth:`CharwordConfig.transform_config`
     (or all of :meth:`CharwordConfig.to_dict`)."""
@@ -50,8 +65,7 @@ def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, A
     tokens = text_ops.tokenize(text, cfg.lowercase)
     kept = tokens[:, : cfg.max_tokens]
 
-    vocab = tft.vocabulary(tokens, top_k=cfg.vocab_size, frequency_threshold=cfg.frequency_threshold,
-                           vocab_filename=contract.WORD_VOCAB)
+    vocab = _word_vocabulary(tokens, full_cfg)
     bucket_ids = tft.apply_vocabulary(kept, vocab, num_oov_buckets=cfg.num_oov_buckets)
     in_vocab_ids = tft.apply_vocabulary(kept, vocab, default_value=-1)
     oov_count = tf.reduce_sum(tf.cast(in_vocab_ids < 0, tf.int64), axis=1)

@@ -8,8 +8,9 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
 import charword
+from charword import contract
 from charword.contract import SAVED_MODEL_FILE
-from charword.servability import NotServableError, check_servable
+from charword.servability import NotServableError, check_embeddings, check_servable
 
 WARM_UP_TEXTS = ("the movie was wonderful .", "")
 
@@ -67,10 +68,15 @@ class LoadedModel:
         return {name: tensor.numpy() for name, tensor in outputs.items()}
 
     def warm_up(self) -> None:
-        """Answers canned texts on ``predict_text`` and ``embed_tokens``; raises
-        :class:`ModelError` when :func:`charword.servability.check_servable` refuses."""
+        """Answers canned texts on ``predict_text`` and ``embed_tokens`` (a pretrained
+        encoder, which has no ``predict_text``: ``embed_tokens`` alone); raises
+        :class:`ModelError` when :mod:`charword.servability` refuses."""
+        texts = [text.encode("utf-8") for text in WARM_UP_TEXTS]
         try:
-            check_servable(list(self._functions), self.run, [text.encode("utf-8") for text in WARM_UP_TEXTS])
+            if contract.PREDICT_TEXT not in self._functions and contract.EMBED_TOKENS in self._functions:
+                check_embeddings(self.run, texts)
+            else:
+                check_servable(list(self._functions), self.run, texts)
         except NotServableError as error:
             raise ModelError(f"warm-up failed: {error}") from None
 

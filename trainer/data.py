@@ -1,6 +1,6 @@
 """Datasets of transformed examples for training and evaluation, and the vocabulary
 sizes the model is built for."""
-from typing import List, NamedTuple, Union
+from typing import List, NamedTuple, Optional, Union
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -68,6 +68,22 @@ def make_check_dataset(file_pattern: List[str], data_accessor: tfx.components.Da
                                        num_epochs=1),
         tf_transform_output.transformed_metadata.schema)
     return _model_batches(dataset.take(batches).repeat())
+
+
+def make_text_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
+                      tf_transform_output: tft.TFTransformOutput, batch_size: int,
+                      seed: Optional[int] = None, batches: Optional[int] = None) -> tf.data.Dataset:
+    """Batches of model features ``{word_ids [B, T], char_ids [B, T, C]}`` of unlabelled
+    texts (pretraining): shuffled (seeded by ``seed``) and repeating; or, with ``batches``,
+    the first ``batches`` batches of the files in order, repeated, so that every check
+    reads the same texts."""
+    checking = batches is not None
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=not checking, shuffle_seed=seed,
+                                             num_epochs=1 if checking else None)
+    dataset = data_accessor.tf_dataset_factory(file_pattern, options, tf_transform_output.transformed_metadata.schema)
+    if checking:
+        dataset = dataset.take(batches).repeat()
+    return dataset.map(contract.model_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _model_batches(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -2,8 +2,10 @@
 classifier from it.
 
 An encoder directory holds ``encoder.json`` (the preprocessing and model settings it was
-trained with, its LSTM width and its word vocabulary) and ``weights/`` (a TensorFlow
-checkpoint of the token encoder and of the forward and backward LSTMs). A classifier
+trained with, its LSTM width and its word vocabulary), ``words`` (that vocabulary, one word
+a line, as Transform writes it: a run that starts from the encoder uses it as its own)
+and ``weights/`` (a TensorFlow checkpoint of the token encoder and of the forward and
+backward LSTMs). A classifier
 starts from it when everything that shapes the token ids and the token layer is the
 same: the preprocessing section, the token-layer fields of the model section and the
 word vocabulary, row by row. The token encoder's weights are copied as they are; the
@@ -14,15 +16,17 @@ encoder (``model.sentence_encoder`` ``bilstm`` or ``bilstm_max`` with
 import dataclasses
 import json
 import os
-from typing import Dict, List, NamedTuple, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
 
+from charword import contract
 from charword.config import ConfigError, ModelConfig, PreprocessingConfig
 from trainer.language_model import BiLanguageModel
 
 MANIFEST = "encoder.json"
+VOCABULARY = contract.WORD_VOCAB  # the file name Transform gives its word vocabulary
 WEIGHTS = os.path.join("weights", "encoder")
 # The model fields that shape the token encoder's weights.
 TOKEN_LAYER_FIELDS = ("variant", "word_dim", "char_dim", "char_encoder", "char_filters", "char_lstm_units",
@@ -56,6 +60,8 @@ def save_encoder(language_model: BiLanguageModel, directory: str, prep_cfg: Prep
                                language_model.units, list(vocabulary))
     with tf.io.gfile.GFile(os.path.join(directory, MANIFEST), "w") as handle:
         json.dump(manifest._asdict(), handle)
+    with tf.io.gfile.GFile(os.path.join(directory, VOCABULARY), "w") as handle:
+        handle.write("".join(f"{word}\n" for word in vocabulary))
     tf.train.Checkpoint(token_encoder=language_model.token_encoder, forward=language_model.forward_lstm,
                         backward=language_model.backward_lstm).write(os.path.join(directory, WEIGHTS))
 
@@ -72,9 +78,9 @@ def read_manifest(directory: str) -> EncoderManifest:
 
 
 def check_compatible(manifest: EncoderManifest, directory: str, prep_cfg: PreprocessingConfig,
-                     model_cfg: ModelConfig, vocabulary: Sequence[str]) -> None:
+                     model_cfg: ModelConfig, vocabulary: Optional[Sequence[str]] = None) -> None:
     """Raises :class:`InitFromError` naming the first setting or vocabulary row in which
-    this run differs from the encoder's."""
+    this run differs from the encoder's (the vocabulary is compared when given)."""
     def refuse(what: str, ours, theirs):
         raise InitFromError(f"model.init_from {directory}: {what} is {ours!r} in this run but {theirs!r} in the "
                             "pretrained encoder; both must be the same")
@@ -90,6 +96,8 @@ def check_compatible(manifest: EncoderManifest, directory: str, prep_cfg: Prepro
         refuse("model.sentence_encoder", model_cfg.sentence_encoder, "a BiLSTM (bilstm or bilstm_max)")
     if model_cfg.sentence_units != manifest.units:
         refuse("model.sentence_units", model_cfg.sentence_units, manifest.units)
+    if vocabulary is None:
+        return
     if len(vocabulary) != len(manifest.vocabulary):
         refuse("the word vocabulary's size", len(vocabulary), len(manifest.vocabulary))
     for row, (ours, theirs) in enumerate(zip(vocabulary, manifest.vocabulary)):
@@ -104,3 +112,36 @@ def restore(classifier: keras.Model, token_encoder: keras.Model, directory: str)
     tf.train.Checkpoint(token_encoder=token_encoder, forward=bilstm.forward_layer,
                         backward=bilstm.backward_layer).read(
         os.path.join(directory, WEIGHTS)).assert_existing_objects_matched()
+
+
+def check_encoder(directory: str, prep_cfg: PreprocessingConfig, model_cfg: ModelConfig) -> EncoderManifest:
+    """The manifest of the encoder in ``directory`` once it is known to fit this run's
+    settings and to hold its vocabulary file: the check a run makes before any step."""
+    manifest = read_manifest(directory)
+    vocabulary = os.path.join(directory, VOCABULARY)
+    if not tf.io.gfile.exists(vocabulary):
+        raise InitFromError(f"model.init_from {directory}: the vocabulary file {vocabulary} is missing")
+    check_compatible(manifest, directory, prep_cfg, model_cfg)
+    return manifest
+
+
+def start_from(classifier: keras.Model, token_encoder: keras.Model, model_cfg: ModelConfig,
+               prep_cfg: PreprocessingConfig, vocabulary: Sequence[str]) -> Dict:
+    """Checks ``model_cfg.init_from`` against this run (``vocabulary``: the word vocabulary
+    Transform used), restores it into the classifier and applies ``init_from_mode``
+    (``frozen``: the pretrained layers stop training; ``frozen_then_trainable`` relies on
+    the classifier's :data:`trainer.model.INIT_FROM_GATE`). Returns what was loaded, for the run summary."""
+    directory = model_cfg.init_from
+    manifest = read_manifest(directory)
+    check_compatible(manifest, directory, prep_cfg, model_cfg, vocabulary)
+    restore(classifier, token_encoder, directory)
+    sentence_encoder = classifier.get_layer("sentence_encoder")
+    if model_cfg.init_from_mode == "frozen":
+        token_encoder.trainable = False
+        sentence_encoder.trainable = False
+    tensors = len(token_encoder.weights) + len(sentence_encoder.encoder.weights)
+    return {"path": directory, "mode": model_cfg.init_from_mode, "tensors": tensors,
+            "vocabulary_words": len(manifest.vocabulary), "units": manifest.units,
+            "unfreeze_step": model_cfg.init_from_unfreeze_step if model_cfg.init_from_mode == "frozen_then_trainable"
+            else None}
+

@@ -13,7 +13,7 @@ over the word vocabulary (its words, OOV buckets and padding rows). Training dra
 full softmax, so the reported loss is an exact cross-entropy and ``exp(loss)`` the
 perplexity. Padding is never a target.
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -45,16 +45,19 @@ def next_word_pairs(states: tf.Tensor, word_ids: tf.Tensor, direction: str) -> T
 class BiLanguageModel(keras.Model):
     """Forward and backward LSTM language models over ``token_encoder``'s token vectors.
 
-    Input: ``{word_ids [B, T], char_ids [B, T, C]}``. ``call`` returns the states of
+    Input: ``{word_ids [B, T], char_ids [B, T, C]}``. ``branch_encoder`` (optional, the
+    token layer's per-branch vectors) is kept for the export of ``embed_tokens``. ``call`` returns the states of
     both directions, ``{"forward": [B, T, units], "backward": [B, T, units]}``, aligned
     with the tokens (padding slots hold the last real state). Training minimises the mean
     sampled-softmax loss of both directions; evaluation reports the full-softmax
     cross-entropy (``loss``) and ``perplexity``.
     """
 
-    def __init__(self, token_encoder: keras.Model, vocab_rows: int, units: int, num_sampled: int, **kwargs):
+    def __init__(self, token_encoder: keras.Model, vocab_rows: int, units: int, num_sampled: int,
+                 branch_encoder: Optional[keras.Model] = None, **kwargs):
         super().__init__(**kwargs)
         self.token_encoder = token_encoder
+        self.branch_encoder = branch_encoder  # each branch's vectors before the merge (for export)
         self.vocab_rows = vocab_rows
         self.units = units
         self.num_sampled = min(num_sampled, vocab_rows - 1)
@@ -127,5 +130,7 @@ def build_language_model(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, 
     that a classifier can start from both (:mod:`trainer.init_from`)."""
     token_layer = build_token_layer(model_cfg, prep_cfg, word_vocab_size)
     token_encoder = keras.Model(token_layer.inputs, token_layer.tokens, name="token_encoder")
+    branch_encoder = keras.Model(token_layer.inputs, token_layer.branches, name="branch_encoder")
     vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
-    return BiLanguageModel(token_encoder, vocab_rows, model_cfg.sentence_units, num_sampled, name="bilm")
+    return BiLanguageModel(token_encoder, vocab_rows, model_cfg.sentence_units, num_sampled, branch_encoder,
+                           name="bilm")

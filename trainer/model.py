@@ -18,6 +18,9 @@ projection to ``word_dim`` when the file's dimension differs. In the hybrid,
 ``model.oov_routing`` can keep the word vector of an OOV token out of the merge
 (:class:`trainer.layers.OOVRouting`). With ``model.sentence_path`` a pretrained sentence
 encoder's vector is fused with the token path before the head (:mod:`trainer.fusion`).
+With ``model.init_from`` the token layer and the sentence BiLSTM start from a pretrained
+language model (:mod:`trainer.init_from`), frozen for the first steps when a gradient gate
+follows the sentence encoder (``init_from_mode`` ``frozen_then_trainable``).
 """
 from typing import NamedTuple, Optional
 
@@ -26,6 +29,9 @@ import tf_keras as keras
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
 from trainer import fusion, layers, pretrained
+
+# With model.init_from_mode frozen_then_trainable: the gate above the pretrained layers.
+INIT_FROM_GATE = "pretrained_encoder_gate"
 
 
 class Models(NamedTuple):
@@ -123,6 +129,9 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
                                trim_padding=True, name="sentence_encoder")(x, mask=mask)
+    if model_cfg.init_from and model_cfg.init_from_mode == "frozen_then_trainable":
+        # the pretrained token layer and BiLSTM below learn once the gate opens (trainer.init_from)
+        x = layers.GradientGate(name=INIT_FROM_GATE)(x)
     if model_cfg.word_bigram_buckets and model_cfg.variant != "char_only":
         bigrams = layers.WordBigramBag(word_vocab_size, model_cfg.word_bigram_buckets, model_cfg.word_bigram_dim,
                                        name="word_bigrams")(word_ids)

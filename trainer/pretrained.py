@@ -154,13 +154,15 @@ def prepare(cfg: CharwordConfig, tf_transform_output: tft.TFTransformOutput, fn_
 
 
 class UnfreezeAt(keras.callbacks.Callback):
-    """Opens ``gate`` (the word embedding's :class:`trainer.layers.GradientGate`) before
-    training step ``step`` (counted from 0 over the whole fit), then does nothing more."""
+    """Opens ``gate`` (a :class:`trainer.layers.GradientGate` above pretrained weights,
+    ``what``) before training step ``step`` (counted from 0 over the whole fit), then does
+    nothing more."""
 
-    def __init__(self, step: int, gate: layers.GradientGate):
+    def __init__(self, step: int, gate: layers.GradientGate, what: str = "the pretrained word vectors"):
         super().__init__()
         self.step = step
         self.gate = gate
+        self.what = what
         self._seen = 0
         self._done = False
 
@@ -168,7 +170,7 @@ class UnfreezeAt(keras.callbacks.Callback):
         if not self._done and self._seen >= self.step:
             self.gate.open_gate()
             self._done = True
-            logger.info("Step %d: the pretrained word vectors are trainable from now on", self._seen)
+            logger.info("Step %d: %s are trainable from now on", self._seen, self.what)
         self._seen += 1
 
 

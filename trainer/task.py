@@ -2,7 +2,9 @@
 default strategy on a single device; MultiWorkerMirroredStrategy across the machines a
 ``TF_CONFIG`` names, see :mod:`trainer.distribution`) and exports it with the signature
 contract of :mod:`trainer.export`."""
+import json
 import logging
+import os
 import time
 from typing import Optional
 
@@ -11,10 +13,21 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
+from charword import contract
 from charword.config import CharwordConfig
 from embeddings import report as inspection
-from trainer import data, distillation, distribution, export, misspelling_losses, noise, pretrained, soft_targets
-from trainer.model import build_models
+from trainer import (
+    data,
+    distillation,
+    distribution,
+    export,
+    init_from,
+    misspelling_losses,
+    noise,
+    pretrained,
+    soft_targets,
+)
+from trainer.model import INIT_FROM_GATE, build_models
 from trainer.training import (
     EpochThroughput,
     TrainingResult,
@@ -36,6 +49,23 @@ def config_from_custom_config(custom_config: Optional[dict]) -> CharwordConfig:
     without the entries of TFX's Vertex AI Trainer."""
     return CharwordConfig.from_dict({key: value for key, value in (custom_config or {}).items()
                                      if not key.startswith(TFX_CLOUD_KEY_PREFIX)})
+
+
+def _start_from_encoder(cfg: CharwordConfig, models, tf_transform_output: tft.TFTransformOutput,
+                        model_run_dir: str) -> Optional[dict]:
+    """With ``model.init_from``: loads the pretrained encoder into ``models`` and writes
+    what was loaded to ``<model_run_dir>/contract.INIT_FROM_REPORT``; returns it."""
+    if not cfg.model.init_from:
+        return None
+    vocabulary = [word.decode("utf-8") for word in tf_transform_output.vocabulary_by_name(contract.WORD_VOCAB)]
+    loaded = init_from.start_from(models.classifier, models.token_encoder, cfg.model, cfg.preprocessing, vocabulary)
+    logger.info("Started from the pretrained encoder %s: %d tensors, %s", loaded["path"], loaded["tensors"],
+                loaded["mode"])
+    if distribution.is_chief():
+        tf.io.gfile.makedirs(model_run_dir)
+        with tf.io.gfile.GFile(os.path.join(model_run_dir, contract.INIT_FROM_REPORT), "w") as handle:
+            handle.write(json.dumps(loaded, indent=2))
+    return loaded
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
@@ -70,6 +100,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
+        loaded = _start_from_encoder(cfg, models, tf_transform_output, fn_args.model_run_dir)
         trained = (distillation if distilled else misspelling_losses).training_model(models, cfg)
         model = compile_classifier(trained, training, plan.max_steps)
 
@@ -89,6 +120,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
             stopping,
             throughput,
             *pretrained.callbacks(cfg.model, models.classifier),
+            *([pretrained.UnfreezeAt(cfg.model.init_from_unfreeze_step, models.classifier.get_layer(INIT_FROM_GATE),
+                                     "the pretrained encoder's weights")]
+              if loaded and cfg.model.init_from_mode == "frozen_then_trainable" else []),
         ],
         verbose=0)  # progress: one log line per epoch (EpochThroughput), on stderr
     wall_s = time.perf_counter() - started
