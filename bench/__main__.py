@@ -3,6 +3,7 @@
   quality   every arm and the fastText peer on clean and misspelled text (bench/quality.py)
   speed     training time per example of arms side by side, Transform and serving (bench/speed.py)
   serving   latency and throughput of the model server (bench/serving_latency.py)
+  label-curve  a pretrained encoder against random initialisation over labelled rows (bench/label_curve.py)
 """
 import importlib
 import os
@@ -11,7 +12,8 @@ import sys
 os.environ.setdefault("PYTHONWARNINGS", "ignore")  # third-party FutureWarnings, in every phase process too
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPORTS = {"quality": "bench.quality", "speed": "bench.speed", "serving": "bench.serving_latency"}
+REPORTS = {"quality": "bench.quality", "speed": "bench.speed", "serving": "bench.serving_latency",
+           "label-curve": "bench.label_curve"}
 
 
 def main() -> int:

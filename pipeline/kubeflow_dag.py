@@ -40,7 +40,7 @@ from tfx.utils import io_utils
 from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from pipeline.distillation import check_teacher_checkpoint
-from pipeline.pipeline import create_pipeline, example_gen_configs, staged_splits_config
+from pipeline.pipeline import create_pipeline, example_gen_configs
 from pipeline.pretraining import create_pretraining_pipeline
 from pipeline.schema_pinning import SCHEMA_FILE
 from pipeline.vertex_training import VertexTraining
@@ -111,8 +111,8 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
       vertex_training: train as a Vertex AI job with worker pools (TFX's Vertex AI
         Trainer); ``None`` trains inside the Trainer step's pod.
       pretraining: compile the pretraining pipeline (:mod:`pipeline.pretraining`): its
-        data root holds ``train/`` and ``eval/`` folders of staged texts, and it has no
-        schema to validate against and no ``output-config`` parameter.
+        data root holds ``train/`` and ``eval/`` folders of staged texts (so it has no
+        ``input-config`` and ``output-config`` parameters) and no schema to validate against.
     """
     require_shared_location(data_root, "the staged CSV files, e.g. gs://BUCKET/charword/data", "--data-root")
     require_shared_location(pipeline_root, "where TFX writes artefacts, e.g. gs://BUCKET/charword/pipeline_root",
@@ -128,18 +128,17 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
                                    for config in example_gen_configs(cfg))
     parameters = {DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args, INPUT_CONFIG_PARAMETER: input_config,
                   OUTPUT_CONFIG_PARAMETER: output_config}
-    if pretraining:
-        parameters[INPUT_CONFIG_PARAMETER] = json_format.MessageToJson(staged_splits_config(), indent=None)
-        del parameters[OUTPUT_CONFIG_PARAMETER]
+    if pretraining:  # the train/ and eval/ folders of staged texts, always
+        del parameters[INPUT_CONFIG_PARAMETER], parameters[OUTPUT_CONFIG_PARAMETER]
     runtime = {name: data_types.RuntimeParameter(name=name, ptype=str, default=value)
                for name, value in parameters.items()}
     common = {"data_root": runtime[DATA_ROOT_PARAMETER], "pipeline_root": pipeline_root, "push_dir": push_dir,
-              "vertex_training": vertex_training, "train_args": runtime[TRAIN_ARGS_PARAMETER],
-              "input_config": runtime[INPUT_CONFIG_PARAMETER]}
+              "vertex_training": vertex_training, "train_args": runtime[TRAIN_ARGS_PARAMETER]}
     if pretraining:
         pipeline = create_pretraining_pipeline(cfg, **common)
     else:
         pipeline = create_pipeline(cfg, num_classes=num_classes, schema_file=schema_file,
+                                   input_config=runtime[INPUT_CONFIG_PARAMETER],
                                    output_config=runtime[OUTPUT_CONFIG_PARAMETER], **common)
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)

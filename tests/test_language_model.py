@@ -12,7 +12,7 @@ from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
 from trainer import init_from
 from trainer.language_model import BACKWARD, FORWARD, BiLanguageModel, build_language_model, next_word_pairs
-from trainer.model import build_models
+from trainer.model import INIT_FROM_GATE, build_models
 
 PREP = PreprocessingConfig(max_tokens=8, max_chars=6, num_oov_buckets=2)
 MODEL = ModelConfig(word_dim=16, char_dim=8, char_output_dim=16, token_dim=16, char_ngram_buckets=500,
@@ -138,3 +138,29 @@ def test_an_encoder_of_another_vocabulary_or_preprocessing_is_refused_naming_the
                                    VOCABULARY)
     with pytest.raises(init_from.InitFromError, match=r"encoder.json cannot be read"):
         init_from.read_manifest(str(tmp_path / "missing"))
+
+
+def test_the_encoder_directory_holds_its_vocabulary_as_transform_writes_one(tmp_path):
+    _saved_encoder(tmp_path)
+    assert (tmp_path / init_from.VOCABULARY).read_text(encoding="utf-8").splitlines() == VOCABULARY
+    init_from.check_encoder(str(tmp_path), PREP, MODEL)
+    (tmp_path / init_from.VOCABULARY).unlink()
+    with pytest.raises(init_from.InitFromError, match=r"the vocabulary file .*words is missing"):
+        init_from.check_encoder(str(tmp_path), PREP, MODEL)
+
+
+@pytest.mark.parametrize("mode", ["frozen", "trainable", "frozen_then_trainable"])
+def test_the_mode_decides_what_of_the_pretrained_encoder_trains(tmp_path, mode):
+    _saved_encoder(tmp_path)
+    model_cfg = dataclasses.replace(MODEL, init_from=str(tmp_path), init_from_mode=mode)
+    models = build_models(model_cfg, PREP, WORDS, num_classes=2)
+    loaded = init_from.start_from(models.classifier, models.token_encoder, model_cfg, PREP, VOCABULARY)
+    pretrained_ids = {id(w) for w in models.token_encoder.weights}
+    pretrained_ids |= {id(w) for w in models.classifier.get_layer("sentence_encoder").weights}
+    trainable_ids = {id(w) for w in models.classifier.trainable_weights}
+    assert loaded["tensors"] == len(pretrained_ids) and loaded["mode"] == mode
+    assert bool(pretrained_ids & trainable_ids) == (mode != "frozen")
+    assert trainable_ids - pretrained_ids  # the head always trains
+    has_gate = any(layer.name == INIT_FROM_GATE for layer in models.classifier.layers)
+    assert has_gate == (mode == "frozen_then_trainable")
+    assert (loaded["unfreeze_step"] is not None) == (mode == "frozen_then_trainable")
