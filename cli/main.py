@@ -146,36 +146,32 @@ def _check_summary_path(path: Optional[str]) -> None:
                          f"{os.path.join(path, 'summary.json')}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _run_and_summarize(args: argparse.Namespace, pretraining: bool) -> int:
+    """Runs the classification pipeline (or, ``pretraining``, the pretraining one) on
+    ``args.data``, prints its summary and writes it to ``--summary-json`` when given."""
     cfg = config_from_args(args)
     _check_summary_path(args.summary_json)
-    from pipeline.local_run import run_local  # pylint: disable=import-outside-toplevel
+    from pipeline import local_run  # pylint: disable=import-outside-toplevel
     started = time.time()
-    summary = run_local(cfg, args.data, progress=_progress)
+    run = local_run.run_pretraining_local if pretraining else local_run.run_local
+    summary = run(cfg, args.data, progress=_progress)
     from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel  (after staging)
     print(format_summary(summary))
-    print(f"  total: {time.time() - started:.0f} s; all artefacts under {os.path.abspath(cfg.pipeline.output_dir)}")
-    if args.summary_json:
-        with open(args.summary_json, "w", encoding="utf-8") as handle:
-            handle.write(summary.to_json())
-    return 0
-
-
-def cmd_pretrain(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
-    _check_summary_path(args.summary_json)
-    from pipeline.local_run import run_pretraining_local  # pylint: disable=import-outside-toplevel
-    started = time.time()
-    summary = run_pretraining_local(cfg, args.data, progress=_progress)
-    from pipeline.run_summary import format_summary  # pylint: disable=import-outside-toplevel  (after staging)
-    print(format_summary(summary))
-    if summary.pushed:
+    if pretraining and summary.pushed:
         print(f"  fine-tune from it: charword run --data YOUR_LABELLED_DATA --init-from {summary.pushed_to}")
     print(f"  total: {time.time() - started:.0f} s; all artefacts under {os.path.abspath(cfg.pipeline.output_dir)}")
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:
             handle.write(summary.to_json())
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run_and_summarize(args, pretraining=False)
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    return _run_and_summarize(args, pretraining=True)
 
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
@@ -312,8 +308,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             print(f"  {word} ({where}{split}): " + ", ".join(f"{other} {score:.3f}" for other, score in near))
     if args.out:
         words = [word for word in args.words.split(",") if word] if args.words else None
+        classifies = contract.PREDICT_TEXT in served.input_names  # a pretrained encoder has no classes to colour by
+        if not classifies and not args.no_map:
+            print("  map.png: not drawn (it colours words by predicted class; a pretrained encoder has none)")
         result = report.write_report(model, args.out, args.similarity, args.lexicon, args.vectors,
-                                     args.projector_words, words, not args.no_map, args.map_method)
+                                     args.projector_words, words, classifies and not args.no_map, args.map_method)
         if result.get("markdown"):
             print(result["markdown"])
         for name, path in result["paths"].items():

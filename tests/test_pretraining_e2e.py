@@ -1,5 +1,5 @@
 """End to end: ``charword pretrain`` on the demo texts pushes an encoder whose held-out
-perplexity fell during training and that ``charword embed`` reads; ``charword run
+perplexity fell during training and that ``charword embed`` and ``inspect`` read; ``charword run
 --init-from`` starts a classifier from it, uses its vocabulary and says so."""
 import glob
 import json
@@ -34,6 +34,10 @@ def test_pretrain_then_fine_tune_from_the_pushed_encoder(tmp_path, capsys):
     assert main(["embed", "a wonderful film", "--model-dir", encoder]) == 0
     embedded = capsys.readouterr().out
     assert "'a wonderful film': 3 token(s), 128-dimensional vectors" in embedded  # forward + backward states
+
+    projector = tmp_path / "projector"
+    assert main(["inspect", "--model-dir", encoder, "--out", str(projector), "--projector-words", "50"]) == 0
+    assert (projector / "merged.tsv").exists() and "map.png: not drawn" in capsys.readouterr().out
 
     run_summary = tmp_path / "run.json"
     assert main(["run", "--data", data, "--output-dir", out, "--max-epochs", "2", "--init-from", encoder,
