@@ -70,6 +70,7 @@ def curve(reports: Dict[str, dict]) -> dict:
                      "scores": {arm: {name: report["results"][arm]["scores"]["accuracy"][name] for name in SETS}
                                 for arm in ARMS if arm in report["results"]}}
               for size, report in reports.items()}
+    points = dict(sorted(points.items(), key=lambda item: item[1]["train_rows"]))
     targets = []
     for size, set_name, gain in TARGETS:
         if str(size) in points:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bench import arms, data, fasttext_arm, perturb, quality_report, stats
+from bench import arms, data, fasttext_arm, label_curve, perturb, quality_report, stats
 from charword.config import CharwordConfig, ConfigError
 from tests.bert_helpers import write_checkpoint
 from tests.conftest import learnable_pairs
@@ -201,6 +201,29 @@ SMOKE_CONFIG = {
 
 
 @pytest.mark.slow
+def _size_report(train_rows: int, accuracy: dict) -> dict:
+    """A quality report.json of one label-curve size: ``accuracy`` arm -> set -> mean."""
+    return {"data": {"train_rows": train_rows, "held_out_rows": 0},
+            "results": {arm: {"scores": {"accuracy": {name: {"mean": mean, "std": 0.01} for name, mean in sets.items()}}}
+                        for arm, sets in accuracy.items()}}
+
+
+def test_label_curve_orders_sizes_and_holds_pretraining_to_its_targets(tmp_path):
+    def arms(random_init, pretrained):
+        return {"default": dict(zip(label_curve.SETS, random_init)),
+                "pretrained": dict(zip(label_curve.SETS, pretrained))}
+    reports = {"all": _size_report(60000, arms((0.83, 0.82, 0.81), (0.845, 0.83, 0.825))),
+               "1000": _size_report(1000, arms((0.60, 0.58, 0.55), (0.66, 0.64, 0.60)))}
+    result = label_curve.curve(reports)
+    assert list(result["points"]) == ["1000", "all"]
+    verdicts = {(t["rows"], t["set"]): t["verdict"] for t in result["targets"]}
+    assert verdicts == {(1000, "clean"): "PASS", ("all", "clean"): "PASS", ("all", "real 0.2"): "MISS by 0.5"}
+    text = label_curve.markdown(result, "python -m bench label-curve ...")
+    assert "| 1000 (1000) | 60.0 ± 1.0 | 66.0 ± 1.0 | - |" in text
+    label_curve.plot(result, str(tmp_path / "curve.png"))
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
 def test_quality_report_smoke(tmp_path):
     """Every kind of arm on generated data, the teacher and its student with a tiny random BERT."""
     pytest.importorskip("fasttext")
