@@ -126,8 +126,8 @@ def compile_pipeline(cfg: CharwordConfig, output_path: str, image: str, data_roo
     train_args = json.dumps({"num_steps": train_steps} if train_steps else {})
     input_config, output_config = (json_format.MessageToJson(config, indent=None) if config is not None else "{}"
                                    for config in example_gen_configs(cfg))
-    parameters = {DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args, INPUT_CONFIG_PARAMETER: input_config,
-                  OUTPUT_CONFIG_PARAMETER: output_config}
+    parameters = {DATA_ROOT_PARAMETER: data_root, TRAIN_ARGS_PARAMETER: train_args,
+                  INPUT_CONFIG_PARAMETER: input_config, OUTPUT_CONFIG_PARAMETER: output_config}
     if pretraining:  # the train/ and eval/ folders of staged texts, always
         del parameters[INPUT_CONFIG_PARAMETER], parameters[OUTPUT_CONFIG_PARAMETER]
     runtime = {name: data_types.RuntimeParameter(name=name, ptype=str, default=value)

@@ -38,7 +38,8 @@ def create_pretraining_pipeline(cfg: CharwordConfig, data_root: str, pipeline_ro
     (unless ``input_config`` says otherwise; see :func:`pipeline.pipeline.create_pipeline`
     for the other arguments)."""
     pipeline_cfg = pretraining_pipeline_config(cfg)
-    example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=input_config or staged_splits_config())
+    example_gen = tfx.components.CsvExampleGen(input_base=data_root,
+                                               input_config=input_config or staged_splits_config())
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     examples, schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]

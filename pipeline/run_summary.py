@@ -263,14 +263,15 @@ def format_summary(summary: RunSummary) -> str:
     if summary.init_from:
         loaded = summary.init_from
         unfreeze = f" from step {loaded['unfreeze_step']}" if loaded.get("unfreeze_step") is not None else ""
-        lines.append(f"  started from the pretrained encoder {loaded['path']}: {loaded['tensors']} tensors (token layer "
-                     f"and sentence BiLSTM, {loaded['units']} units), {loaded['vocabulary_words']} vocabulary words, "
-                     f"{loaded['mode']}{unfreeze}")
+        lines.append(f"  started from the pretrained encoder {loaded['path']}: {loaded['tensors']} tensors (token "
+                     f"layer and sentence BiLSTM, {loaded['units']} units), {loaded['vocabulary_words']} vocabulary "
+                     f"words, {loaded['mode']}{unfreeze}")
     if summary.language_model:
         lm = summary.language_model
         rates = lm["tokens_per_s"]
         lines.append(f"  language model: held-out perplexity {lm['perplexity']:.1f} (untrained "
-                     f"{lm['untrained_perplexity']:.1f}; {lm['held_out_texts']} texts), {lm['vocabulary_words']} words, "
+                     f"{lm['untrained_perplexity']:.1f}; {lm['held_out_texts']} texts), "
+                     f"{lm['vocabulary_words']} words, "
                      f"{lm['num_sampled']} sampled per step, "
                      f"{sum(rates) / max(len(rates), 1):.0f} training tokens/s")
     lines.extend(_metric_lines(summary.metrics, "  "))

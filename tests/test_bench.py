@@ -204,7 +204,8 @@ SMOKE_CONFIG = {
 def _size_report(train_rows: int, accuracy: dict) -> dict:
     """A quality report.json of one label-curve size: ``accuracy`` arm -> set -> mean."""
     return {"data": {"train_rows": train_rows, "held_out_rows": 0},
-            "results": {arm: {"scores": {"accuracy": {name: {"mean": mean, "std": 0.01} for name, mean in sets.items()}}}
+            "results": {arm: {"scores": {"accuracy": {name: {"mean": mean, "std": 0.01}
+                                                      for name, mean in sets.items()}}}
                         for arm, sets in accuracy.items()}}
 
 

@@ -8,9 +8,11 @@ that covers it, and expects that module to fail.
 A case runs pytest in a child process with ``-p tests.wrong_values`` and
 ``CHARWORD_WRONG_VALUE=<case>``: imported as that plugin, this module replaces the
 function before any test module (or conftest) imports it, so every caller gets the wrong
-value. A case counts as caught when pytest reports failed tests, or a fixture failing on
-the wrong value (exit status 1), not when it cannot collect or run them.
+value. Two cases run at a time. A case counts as caught when pytest reports failed tests,
+or a fixture failing on the wrong value (exit status 1), not when it cannot collect or run
+them.
 """
+import concurrent.futures
 import dataclasses
 import importlib
 import os
@@ -25,6 +27,7 @@ import numpy as np
 from tests.conftest import TRAINED_MODEL_ROOT
 
 ENV = "CHARWORD_WRONG_VALUE"
+PARALLEL_CASES = 2  # cases run at once, each its own pytest process (the serving ones train their model once)
 SHARES_TRAINED_MODEL = "serving."
 
 
@@ -125,8 +128,10 @@ def main(argv: List[str]) -> int:
     if unknown:
         print(f"unknown cases {unknown}; known: {', '.join(CASES)}")
         return 2
-    with tempfile.TemporaryDirectory(prefix="wrong_values_") as shared_model_root:
-        missed = [name for name in names if not check(name, shared_model_root)]
+    with tempfile.TemporaryDirectory(prefix="wrong_values_") as shared_model_root, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
+        caught = pool.map(lambda name: check(name, shared_model_root), names)
+        missed = [name for name, ok in zip(names, caught) if not ok]
     print(f"{len(names) - len(missed)} of {len(names)} wrong values caught"
           + (f"; not caught: {', '.join(missed)}" if missed else ""))
     return 1 if missed else 0
