@@ -200,7 +200,6 @@ SMOKE_CONFIG = {
 }
 
 
-@pytest.mark.slow
 def _size_report(train_rows: int, accuracy: dict) -> dict:
     """A quality report.json of one label-curve size: ``accuracy`` arm -> set -> mean."""
     return {"data": {"train_rows": train_rows, "held_out_rows": 0},
@@ -225,6 +224,7 @@ def test_label_curve_orders_sizes_and_holds_pretraining_to_its_targets(tmp_path)
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_quality_report_smoke(tmp_path):
     """Every kind of arm on generated data, the teacher and its student with a tiny random BERT."""
     pytest.importorskip("fasttext")

@@ -47,12 +47,13 @@ def test_invalid_sentence_settings_name_the_field(model, message):
     assert message in str(error.value)
 
 
-def test_transform_reads_only_preprocessing_and_sentence_fields():
+def test_transform_reads_only_preprocessing_sentence_and_vocabulary_fields():
     cfg = CharwordConfig().replace(model=dict(sentence_path="concat", sentence_checkpoint="gs://b/ckpt", dropout=0.3))
     sections = cfg.transform_config()
     assert set(sections) == {"preprocessing", "model"}
     assert sections["model"] == {"sentence_path": "concat", "sentence_checkpoint": "gs://b/ckpt",
-                                 "sentence_placement": "transform", "sentence_max_pieces": 64}
+                                 "sentence_placement": "transform", "sentence_max_pieces": 64,
+                                 "init_from": None}  # a pretrained encoder's vocabulary replaces the analysed one
     assert CharwordConfig.from_dict(sections).model.sentence_path == "concat"
     assert cfg.replace(model=dict(dropout=0.1)).transform_config() == sections  # training knobs keep Transform cached
 
