@@ -26,7 +26,7 @@ from trainer import data, distribution, export, init_from
 from trainer.language_model import build_language_model
 from trainer.optimizers import LazyAdam
 from trainer.task import config_from_custom_config
-from trainer.training import EpochThroughput, TrainingResult, plan_training, stop_reason
+from trainer.training import EpochThroughput, TrainingResult, plan_training
 
 logger = logging.getLogger(__name__)
 
@@ -81,20 +81,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                    throughput],
         verbose=0)
     wall_s = time.perf_counter() - started
-    epochs_run = len(history.epoch)
     best_loss = min(history.history["val_loss"])
-    result = TrainingResult(
-        examples_per_s=tuple(throughput.rates),
-        history={name: [float(value) for value in values] for name, values in history.history.items()},
-        serving_model_dir=fn_args.serving_model_dir, replicas=strategy.num_replicas_in_sync,
-        global_batch=global_batch, steps_per_epoch=plan.steps_per_epoch, steps=epochs_run * plan.steps_per_epoch,
-        passes=epochs_run * plan.steps_per_epoch * global_batch / plan.train_examples,
-        best_check=stopping.best_epoch + 1,
-        stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch,
-                                budget_is_steps=bool(fn_args.train_steps or training.train_steps)),
-        train_examples=plan.train_examples, eval_examples_checked=min(plan.eval_examples,
-                                                                      plan.eval_steps * global_batch),
-        wall_s=wall_s)
+    result = TrainingResult.from_fit(history, plan, stopping, throughput, fn_args.serving_model_dir,
+                                     strategy.num_replicas_in_sync,
+                                     budget_is_steps=bool(fn_args.train_steps or training.train_steps),
+                                     metric="loss", wall_s=wall_s)
     report = {"perplexity": math.exp(best_loss), "untrained_perplexity": math.exp(untrained["loss"]),
               "cross_entropy": best_loss, "vocabulary_words": len(vocabulary),
               "num_sampled": language_model.num_sampled, "tokens_per_text": tokens_per_text,

@@ -34,7 +34,6 @@ from trainer.training import (
     check_monitor,
     compile_classifier,
     plan_training,
-    stop_reason,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,20 +125,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         ],
         verbose=0)  # progress: one log line per epoch (EpochThroughput), on stderr
     wall_s = time.perf_counter() - started
-    epochs_run = len(history.epoch)
-    result = TrainingResult(
-        examples_per_s=tuple(throughput.rates),
-        history={name: [float(value) for value in values] for name, values in history.history.items()},
-        serving_model_dir=fn_args.serving_model_dir, replicas=replicas, global_batch=global_batch,
-        steps_per_epoch=plan.steps_per_epoch, steps=epochs_run * plan.steps_per_epoch,
-        passes=epochs_run * plan.steps_per_epoch * global_batch / plan.train_examples,
-        best_check=stopping.best_epoch + 1,
-        stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch,
-                                budget_is_steps=bool(fn_args.train_steps or training.train_steps),
-                                metric=training.check_metric),
-        train_examples=plan.train_examples, eval_examples_checked=min(plan.eval_examples,
-                                                                      plan.eval_steps * global_batch),
-        wall_s=wall_s)
+    result = TrainingResult.from_fit(history, plan, stopping, throughput, fn_args.serving_model_dir, replicas,
+                                     budget_is_steps=bool(fn_args.train_steps or training.train_steps),
+                                     metric=training.check_metric, wall_s=wall_s)
     logger.info("Trained %d steps (%.2f passes over %d examples) in %.0f s: %s", result.steps, result.passes,
                 plan.train_examples, wall_s, result.stop_reason)
     with distribution.export_dir(fn_args.serving_model_dir) as export_dir:

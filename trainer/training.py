@@ -170,6 +170,25 @@ class TrainingResult:
     eval_examples_checked: int
     wall_s: float
 
+    @classmethod
+    def from_fit(cls, history: keras.callbacks.History, plan: TrainingPlan,
+                 stopping: keras.callbacks.EarlyStopping, throughput: EpochThroughput, serving_model_dir: str,
+                 replicas: int, budget_is_steps: bool, metric: str, wall_s: float) -> "TrainingResult":
+        """The result of a ``fit`` that ran ``plan`` with ``stopping`` and ``throughput`` as
+        callbacks in ``wall_s`` seconds (``budget_is_steps``: a step budget, not passes)."""
+        epochs_run = len(history.epoch)
+        global_batch = throughput.global_batch_size
+        return cls(
+            examples_per_s=tuple(throughput.rates),
+            history={name: [float(value) for value in values] for name, values in history.history.items()},
+            serving_model_dir=serving_model_dir, replicas=replicas, global_batch=global_batch,
+            steps_per_epoch=plan.steps_per_epoch, steps=epochs_run * plan.steps_per_epoch,
+            passes=epochs_run * plan.steps_per_epoch * global_batch / plan.train_examples,
+            best_check=stopping.best_epoch + 1,
+            stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch, budget_is_steps, metric),
+            train_examples=plan.train_examples,
+            eval_examples_checked=min(plan.eval_examples, plan.eval_steps * global_batch), wall_s=wall_s)
+
     def write(self, directory: str) -> None:
         """Writes the result as JSON to ``<directory>/contract.TRAINING_REPORT``."""
         tf.io.gfile.makedirs(directory)
