@@ -4,6 +4,7 @@
   speed     training time per example of arms side by side, Transform and serving (bench/speed.py)
   serving   latency and throughput of the model server (bench/serving_latency.py)
   label-curve  a pretrained encoder against random initialisation over labelled rows (bench/label_curve.py)
+  probe     a linear probe of an encoder's features on a labelled set (bench/probe.py)
 """
 import importlib
 import os
@@ -13,7 +14,7 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore")  # third-party FutureWarnings,
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPORTS = {"quality": "bench.quality", "speed": "bench.speed", "serving": "bench.serving_latency",
-           "label-curve": "bench.label_curve"}
+           "label-curve": "bench.label_curve", "probe": "bench.probe"}
 
 
 def main() -> int:

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from bench import arms, data, fasttext_arm, label_curve, perturb, quality_report, stats
+from bench import arms, data, fasttext_arm, label_curve, perturb, probe, quality_report, stats
 from charword.config import CharwordConfig, ConfigError
 from tests.bert_helpers import write_checkpoint
 from tests.conftest import learnable_pairs
@@ -222,6 +223,20 @@ def test_label_curve_orders_sizes_and_holds_pretraining_to_its_targets(tmp_path)
     assert "| 1000 (1000) | 60.0 ± 1.0 | 66.0 ± 1.0 | - |" in text
     label_curve.plot(result, str(tmp_path / "curve.png"))
     assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_probe_averages_real_tokens_and_chooses_regularisation_on_held_out_rows():
+    vectors = np.array([[[1.0, 2.0], [3.0, 4.0], [50.0, 50.0]], [[0.0, 0.0], [9.0, 9.0], [9.0, 9.0]]])
+    mask = np.array([[True, True, False], [False, False, False]])
+    assert probe.mean_over_tokens(vectors, mask).tolist() == [[2.0, 3.0], [0.0, 0.0]]
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    informative = np.stack([labels + 0.3 * rng.standard_normal(400), rng.standard_normal(400)], axis=1)
+    noise = rng.standard_normal((400, 2))
+    for features, lowest, highest in ((informative, 0.9, 1.0), (noise, 0.3, 0.7)):
+        result = probe.probe(features[:200], labels[:200], features[200:300], labels[200:300], features[300:],
+                             labels[300:])
+        assert result["C"] in probe.C_GRID and lowest <= result["dev"] <= highest, result
 
 
 @pytest.mark.slow
