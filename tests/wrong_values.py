@@ -103,10 +103,12 @@ if os.environ.get(ENV) and __name__ != "__main__":  # imported by pytest as a pl
 
 def check(name: str, shared_model_root: str) -> bool:
     """Runs case ``name``; True when its tests fail as they should. The serving cases share
-    the session's trained model (``shared_model_root``): training never calls them."""
+    the session's trained model (``shared_model_root``): training never calls them. The
+    other cases train their own, with the wrong value in place."""
     case = CASES[name]
     started = time.monotonic()
-    env = {**os.environ, ENV: name}
+    env = {key: value for key, value in os.environ.items() if key != TRAINED_MODEL_ROOT}
+    env[ENV] = name
     if case.function.startswith(SHARES_TRAINED_MODEL):
         env[TRAINED_MODEL_ROOT] = shared_model_root
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "tests.wrong_values",
@@ -128,8 +130,10 @@ def main(argv: List[str]) -> int:
     if unknown:
         print(f"unknown cases {unknown}; known: {', '.join(CASES)}")
         return 2
-    with tempfile.TemporaryDirectory(prefix="wrong_values_") as shared_model_root, \
+    with tempfile.TemporaryDirectory(prefix="wrong_values_") as own_root, \
             concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
+        # the model an earlier pytest run trained under TRAINED_MODEL_ROOT (.ci/run), else one trained here
+        shared_model_root = os.environ.get(TRAINED_MODEL_ROOT) or own_root
         caught = pool.map(lambda name: check(name, shared_model_root), names)
         missed = [name for name, ok in zip(names, caught) if not ok]
     print(f"{len(names) - len(missed)} of {len(names)} wrong values caught"
