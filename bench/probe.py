@@ -30,13 +30,12 @@ def mean_over_tokens(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
 
 
-def encoder_features(model_dir: str, texts: Sequence[str]) -> Dict[str, object]:
-    """Per text: mean contextual vector, mean token-layer vector [N, D] and its tokens."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    embed = load_model(model_dir).signatures[contract.EMBED_TOKENS]
+def encoder_features(embed, texts: Sequence[str]) -> Dict[str, object]:
+    """Per text, through the ``embed_tokens`` signature ``embed``: the mean contextual and
+    token-layer vectors [N, D] and the text's tokens."""
     parts: Dict[str, list] = {"contextual vectors": [], "token layer": [], "tokens": []}
-    for start in range(0, len(texts), 128):
-        out = {name: value.numpy() for name, value in embed(text=tf.constant(list(texts[start:start + 128]))).items()}
+    for batch in (np.array(texts[start:start + 128], dtype=object) for start in range(0, len(texts), 128)):
+        out = {name: value.numpy() for name, value in embed(text=batch).items()}
         parts["contextual vectors"].append(mean_over_tokens(out["embeddings"], out["mask"]))
         branches = np.concatenate([out["word_embeddings"], out["char_embeddings"]], axis=-1)  # [B, T, word + char]
         parts["token layer"].append(mean_over_tokens(branches, out["mask"]))
@@ -45,23 +44,23 @@ def encoder_features(model_dir: str, texts: Sequence[str]) -> Dict[str, object]:
     return {name: value if name == "tokens" else np.concatenate(value) for name, value in parts.items()}
 
 
-def mean_word_vectors(path: str, tokens: Sequence[Sequence[str]]) -> np.ndarray:
-    """Each text's mean vector from the file over its tokens found there: [N, D]."""
+def mean_word_vectors(path: str, tokens: Dict[str, Sequence[Sequence[str]]]) -> Dict[str, np.ndarray]:
+    """Per part, each text's mean vector from the file over its tokens found there: [N, D]."""
     from charword.word_vectors import read_word_vectors  # pylint: disable=import-outside-toplevel
-    vectors = read_word_vectors(path, {token for text in tokens for token in text})
-    return np.stack([np.mean([vectors.get(t) for t in text if t in vectors.index] or [np.zeros(vectors.dim)], axis=0)
-                     for text in tokens])
+    vectors = read_word_vectors(path, {token for texts in tokens.values() for text in texts for token in text})
+    return {part: np.stack([np.mean([vectors.get(t) for t in text if t in vectors.index] or [np.zeros(vectors.dim)],
+                                    axis=0) for text in texts]) for part, texts in tokens.items()}
 
 
-def probe(train: np.ndarray, train_y: Sequence, held: np.ndarray, held_y: Sequence, dev: np.ndarray,
-          dev_y: Sequence) -> Dict[str, float]:
-    """Logistic regression on standardised features, ``C`` chosen on the held-out rows:
-    ``{"C", "held_out", "dev"}`` (accuracies)."""
+def probe(features: Dict[str, np.ndarray], labels: Dict[str, Sequence]) -> Dict[str, float]:
+    """Logistic regression on the standardised ``features["train"]`` [N, D], ``C`` chosen on
+    ``features["held_out"]``: ``{"C", "held_out", "dev"}`` (accuracies on those parts)."""
     from sklearn import linear_model, preprocessing  # pylint: disable=import-outside-toplevel
-    scale = preprocessing.StandardScaler(with_mean=not hasattr(train, "tocsr")).fit(train).transform
-    fits = [(linear_model.LogisticRegression(C=c, max_iter=5000).fit(scale(train), train_y), c) for c in C_GRID]
-    best, c = max(fits, key=lambda fit: fit[0].score(scale(held), held_y))
-    return {"C": c, "held_out": best.score(scale(held), held_y), "dev": best.score(scale(dev), dev_y)}
+    scale = preprocessing.StandardScaler(with_mean=not hasattr(features["train"], "tocsr")).fit(features["train"])
+    score = {part: (scale.transform(features[part]), labels[part]) for part in ("train", "held_out", "dev")}
+    fits = [(linear_model.LogisticRegression(C=c, max_iter=5000).fit(*score["train"]), c) for c in C_GRID]
+    best, c = max(fits, key=lambda fit: fit[0].score(*score["held_out"]))
+    return {"C": c, "held_out": best.score(*score["held_out"]), "dev": best.score(*score["dev"])}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,20 +79,21 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     splits = data.load_splits(args.data, None, None, None, os.path.join(args.out, "work"), SPLIT_SEED,
                               train_limit=args.train_limit)
-    rows = {"train": splits.train, "held": splits.validation, "dev": splits.dev}
+    rows = {"train": splits.train, "held_out": splits.validation, "dev": splits.dev}
     parts = {name: [text for text, _ in part] for name, part in rows.items()}
     labels = {name: [str(label) for _, label in part] for name, part in rows.items()}
-    encoded = {name: encoder_features(args.model_dir, texts) for name, texts in parts.items()}
+    embed = load_model(args.model_dir).signatures[contract.EMBED_TOKENS]
+    encoded = {name: encoder_features(embed, texts) for name, texts in parts.items()}
     features = {name: {part: encoded[part][name] for part in parts} for name in ("contextual vectors", "token layer")}
     words = CountVectorizer(analyzer=lambda tokens: tokens + [" ".join(p) for p in zip(tokens, tokens[1:])]).fit(
         encoded["train"]["tokens"])
     features["bag of words and bigrams"] = {part: words.transform(encoded[part]["tokens"]) for part in parts}
     if args.word_vectors:
-        features[f"mean {os.path.basename(args.word_vectors)}"] = {
-            part: mean_word_vectors(args.word_vectors, encoded[part]["tokens"]) for part in parts}
+        features[f"mean {os.path.basename(args.word_vectors)}"] = mean_word_vectors(
+            args.word_vectors, {part: encoded[part]["tokens"] for part in parts})
     print(f"Linear probe of {args.model_dir}: " + ", ".join(f"{len(t)} {name} rows" for name, t in parts.items()))
     print("| features | C | held-out accuracy | dev accuracy |\n|---|---|---|---|")
     for name, by_part in features.items():
-        result = probe(*(values for part in parts for values in (by_part[part], labels[part])))
+        result = probe(by_part, labels)
         print(f"| {name} | {result['C']:g} | {100 * result['held_out']:.1f} | {100 * result['dev']:.1f} |")
     return 0

@@ -234,8 +234,9 @@ def test_probe_averages_real_tokens_and_chooses_regularisation_on_held_out_rows(
     informative = np.stack([labels + 0.3 * rng.standard_normal(400), rng.standard_normal(400)], axis=1)
     noise = rng.standard_normal((400, 2))
     for features, lowest, highest in ((informative, 0.9, 1.0), (noise, 0.3, 0.7)):
-        result = probe.probe(features[:200], labels[:200], features[200:300], labels[200:300], features[300:],
-                             labels[300:])
+        parts = {"train": slice(0, 200), "held_out": slice(200, 300), "dev": slice(300, 400)}
+        result = probe.probe({part: features[rows] for part, rows in parts.items()},
+                             {part: labels[rows] for part, rows in parts.items()})
         assert result["C"] in probe.C_GRID and lowest <= result["dev"] <= highest, result
 
 
