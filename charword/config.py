@@ -192,7 +192,8 @@ class ModelConfig(_Section):
         sigmoid gate of the token's char vector, applied to OOV tokens only).
       word_vectors: pretrained word vectors that initialise the word embedding: a GloVe,
         word2vec or fastText text file, plain or ``.gz``, any ``tf.io.gfile`` path
-        (``gs://`` too); ``None``: random initialisation. Vocabulary words found in the
+        (``gs://`` too); ``None``: random initialisation (with ``init_from``, the
+        encoder's rows: pretrain it with word vectors instead). Vocabulary words found in the
         file get its vectors (file words normalised like the text: NFKC, lower-cased
         when ``preprocessing.lowercase``; first occurrence wins); padding gets zeros;
         words not found and the OOV buckets get normal noise with the found vectors'
@@ -275,6 +276,9 @@ class ModelConfig(_Section):
         _one_of("model", "word_vectors_mode", self.word_vectors_mode, WORD_VECTORS_MODES)
         _require(self.word_vectors is None or (isinstance(self.word_vectors, str) and bool(self.word_vectors.strip())),
                  "model.word_vectors", "must be a path or null", self.word_vectors)
+        _require(self.word_vectors is None or self.init_from is None, "model.word_vectors",
+                 "must be null with model.init_from: the pretrained encoder's word rows are the start (pretrain "
+                 "it with model.word_vectors to start its words from the file)", self.word_vectors)
         _require(self.word_vectors is None or self.variant != "char_only", "model.word_vectors",
                  "needs a word branch (variant hybrid or word_only), the variant is char_only", self.word_vectors)
         _require(isinstance(self.word_vectors_unfreeze_step, int) and self.word_vectors_unfreeze_step >= 0,

@@ -65,12 +65,12 @@ CONFIG_FLAGS = (
      "how the pretrained encoder's weights train"),
 )
 _FLAGS = {flag[0]: flag for flag in CONFIG_FLAGS}
-# Flags of charword pretrain: where its artefacts go, where the texts are, how long it trains.
+# Flags of charword pretrain: where its artefacts go, where the texts are, how long it trains, where its words start.
 PRETRAIN_FLAGS = (
     _FLAGS["--output-dir"], _FLAGS["--text-column"],
     ("--max-epochs", "pretraining", "max_epochs", {"type": int},
      "passes over the texts at most; early stopping on the held-out perplexity may end sooner"),
-    _FLAGS["--train-steps"],
+    _FLAGS["--train-steps"], _FLAGS["--word-vectors"], _FLAGS["--word-vectors-mode"],
     ("--num-sampled", "pretraining", "num_sampled", {"type": int},
      "word classes each training step's sampled softmax draws"),
 )

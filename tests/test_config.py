@@ -60,6 +60,8 @@ def test_every_section_and_field_is_covered():
     ([["data", {}]], "the configuration must be an object of sections"),
     ({"train": {}}, "unknown configuration section(s): ['train']"),
     ({"training": {"epochz": 3}}, "unknown field(s) in training: ['epochz']"),
+    ({"model": {"word_vectors": "glove.txt", "init_from": "encoder/1"}},
+     "model.word_vectors must be null with model.init_from"),
 ])
 def test_the_reported_cases_name_the_field(values, message):
     with pytest.raises(ConfigError) as error:

@@ -10,8 +10,15 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
-from trainer import init_from
-from trainer.language_model import BACKWARD, FORWARD, BiLanguageModel, build_language_model, next_word_pairs
+from trainer import init_from, pretrained
+from trainer.language_model import (
+    BACKWARD,
+    FORWARD,
+    BiLanguageModel,
+    build_language_model,
+    fold_word_vectors,
+    next_word_pairs,
+)
 from trainer.model import INIT_FROM_GATE, build_models
 
 PREP = PreprocessingConfig(max_tokens=8, max_chars=6, num_oov_buckets=2)
@@ -103,14 +110,14 @@ def _saved_encoder(directory) -> BiLanguageModel:
 
 
 def test_a_classifier_starts_from_the_encoders_exact_weights(tmp_path):
-    pretrained = _saved_encoder(tmp_path)
+    encoder = _saved_encoder(tmp_path)
     keras.utils.set_random_seed(11)
     models = build_models(MODEL, PREP, WORDS, num_classes=2)
     manifest = init_from.read_manifest(str(tmp_path))
     init_from.check_compatible(manifest, str(tmp_path), PREP, MODEL, VOCABULARY)
     bilstm = models.classifier.get_layer("sentence_encoder").encoder
-    pairs = [(models.token_encoder, pretrained.token_encoder), (bilstm.forward_layer, pretrained.forward_lstm),
-             (bilstm.backward_layer, pretrained.backward_lstm)]
+    pairs = [(models.token_encoder, encoder.token_encoder), (bilstm.forward_layer, encoder.forward_lstm),
+             (bilstm.backward_layer, encoder.backward_lstm)]
     assert any(not np.array_equal(ours.numpy(), theirs.numpy())
                for mine, source in pairs for ours, theirs in zip(mine.weights, source.weights))
     init_from.restore(models.classifier, models.token_encoder, str(tmp_path))
@@ -118,6 +125,33 @@ def test_a_classifier_starts_from_the_encoders_exact_weights(tmp_path):
         assert len(mine.weights) == len(source.weights) > 0
         for ours, theirs in zip(mine.weights, source.weights):
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
+
+
+@pytest.mark.parametrize("vectors_dim", [5, MODEL.word_dim])
+def test_a_model_pretrained_from_word_vectors_folds_into_one_a_classifier_starts_from(tmp_path, vectors_dim):
+    """Trained with word vectors (a projection when their dimension differs, a gate),
+    the folded model computes the same states and restores into a plain classifier."""
+    with_vectors = dataclasses.replace(MODEL, word_vectors="vectors.txt", word_vectors_mode="frozen_then_trainable")
+    rows = contract.word_vocab_input_dim(WORDS, PREP.num_oov_buckets)
+    init = pretrained.InitialRows(np.random.default_rng(0).normal(size=(rows, vectors_dim)).astype(np.float32),
+                                  np.ones(rows, bool))
+    keras.utils.set_random_seed(5)
+    trained = build_language_model(with_vectors, PREP, WORDS, num_sampled=4, word_init=init)
+    texts = _batch(_cycle_texts(4, 1))
+    states = trained(texts)
+    folded = fold_word_vectors(trained, with_vectors, PREP, WORDS)
+    names = [layer.name for layer in folded.token_encoder.layers]
+    assert pretrained.GATE_LAYER not in names and pretrained.WORD_PROJECTION not in names
+    assert folded.token_encoder.get_layer(pretrained.WORD_EMBEDDING).get_weights()[0].shape == (rows, MODEL.word_dim)
+    for direction, values in folded(texts).items():
+        np.testing.assert_allclose(values, states[direction], atol=1e-5, err_msg=direction)
+    np.testing.assert_allclose(folded.full_losses(texts), trained.full_losses(texts), rtol=1e-5)
+
+    init_from.save_encoder(folded, str(tmp_path), PREP, with_vectors, VOCABULARY)
+    models = build_models(MODEL, PREP, WORDS, num_classes=2)
+    init_from.check_compatible(init_from.read_manifest(str(tmp_path)), str(tmp_path), PREP, MODEL, VOCABULARY)
+    init_from.restore(models.classifier, models.token_encoder, str(tmp_path))
+    np.testing.assert_allclose(models.token_encoder(texts), trained.token_encoder(texts), atol=1e-5)
 
 
 def test_an_encoder_of_another_vocabulary_or_preprocessing_is_refused_naming_the_difference(tmp_path):

@@ -1,10 +1,12 @@
-"""End to end: ``charword pretrain`` on the demo texts pushes an encoder whose held-out
-perplexity fell during training and that ``charword embed`` and ``inspect`` read; ``charword run
---init-from`` starts a classifier from it, uses its vocabulary and says so."""
+"""End to end: ``charword pretrain`` on the demo texts, its words starting from a small
+word-vectors file, pushes an encoder whose held-out perplexity fell during training and
+that ``charword embed`` and ``inspect`` read; ``charword run --init-from`` starts a
+classifier without the vectors file from it, uses its vocabulary and says so."""
 import glob
 import json
 import os
 
+import numpy as np
 import pytest
 
 from charword import contract
@@ -15,13 +17,23 @@ from trainer import init_from
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
+def _word_vectors(path, words, dim=8):
+    """A GloVe-style text file of random ``dim``-d vectors for ``words``."""
+    rows = np.random.default_rng(0).normal(size=(len(words), dim))
+    path.write_text("".join(f"{word} {' '.join(f'{x:.4f}' for x in row)}\n" for word, row in zip(words, rows)),
+                    encoding="utf-8")
+    return str(path)
+
+
 def test_pretrain_then_fine_tune_from_the_pushed_encoder(tmp_path, capsys):
     data = str(demo_subset(tmp_path / "demo.csv", 600))
     out = str(tmp_path / "out")
     pretrain_summary = tmp_path / "pretrain.json"
+    vectors = _word_vectors(tmp_path / "vectors.txt", ["the", "film", "plot", "was", "terrible", "delight", "movie"])
     assert main(["pretrain", "--data", data, "--output-dir", out, "--max-epochs", "4", "--num-sampled", "64",
-                 "--summary-json", str(pretrain_summary)]) == 0
+                 "--word-vectors", vectors, "--summary-json", str(pretrain_summary)]) == 0
     pretrained = json.loads(pretrain_summary.read_text(encoding="utf-8"))
+    assert pretrained["word_vectors"]["words_found"] == 7 and pretrained["word_vectors"]["dim"] == 8
     language_model = pretrained["language_model"]
     assert language_model["perplexity"] < 0.6 * language_model["untrained_perplexity"], language_model
     assert pretrained["pushed"] and pretrained["pushed_to"].startswith(os.path.join(out, "serving", "charword-encoder"))

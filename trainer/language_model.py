@@ -12,7 +12,12 @@ over the word vocabulary (its words, OOV buckets and padding rows). Training dra
 ``num_sampled`` classes per step (``tf.nn.sampled_softmax_loss``); evaluation scores the
 full softmax, so the reported loss is an exact cross-entropy and ``exp(loss)`` the
 perplexity. Padding is never a target.
+
+With ``model.word_vectors`` the token layer's word rows start from pretrained vectors
+(:mod:`trainer.pretrained`); :func:`fold_word_vectors` then gives the trained model the
+structure of one built without them, which is what a classifier starting from it builds.
 """
+import dataclasses
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
@@ -20,7 +25,7 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import ModelConfig, PreprocessingConfig
-from trainer import layers
+from trainer import layers, pretrained
 from trainer.model import build_token_layer
 
 FORWARD = "forward"
@@ -124,13 +129,44 @@ class BiLanguageModel(keras.Model):
 
 
 def build_language_model(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_vocab_size: int,
-                         num_sampled: int) -> BiLanguageModel:
+                         num_sampled: int, word_init: Optional[pretrained.InitialRows] = None) -> BiLanguageModel:
     """The language model of the classifier's token layer for ``word_vocab_size`` words,
     its LSTMs as wide as the classifier's sentence BiLSTM (``model.sentence_units``), so
-    that a classifier can start from both (:mod:`trainer.init_from`)."""
-    token_layer = build_token_layer(model_cfg, prep_cfg, word_vocab_size)
+    that a classifier can start from both (:mod:`trainer.init_from`). ``word_init``
+    (:func:`trainer.pretrained.prepare`) goes with ``model.word_vectors``, as for the classifier."""
+    token_layer = build_token_layer(model_cfg, prep_cfg, word_vocab_size, word_init)
     token_encoder = keras.Model(token_layer.inputs, token_layer.tokens, name="token_encoder")
     branch_encoder = keras.Model(token_layer.inputs, token_layer.branches, name="branch_encoder")
     vocab_rows = contract.word_vocab_input_dim(word_vocab_size, prep_cfg.num_oov_buckets)
     return BiLanguageModel(token_encoder, vocab_rows, model_cfg.sentence_units, num_sampled, branch_encoder,
                            name="bilm")
+
+
+def fold_word_vectors(language_model: BiLanguageModel, model_cfg: ModelConfig, prep_cfg: PreprocessingConfig,
+                      word_vocab_size: int) -> BiLanguageModel:
+    """``language_model``, trained with ``model.word_vectors``, rebuilt without them: the
+    same function in the structure of a model built with ``word_vectors`` unset. Its
+    ``word_embedding`` [rows, word_dim] holds the pretrained-dimension rows times
+    ``word_projection`` (when there was one); the gradient gate, an identity, is gone;
+    every other weight is copied by layer name. A classifier starting from the folded
+    model needs neither the vectors file nor its dimension."""
+    folded = build_language_model(dataclasses.replace(model_cfg, word_vectors=None), prep_cfg, word_vocab_size,
+                                  language_model.num_sampled)
+    folded({contract.WORD_IDS: tf.ones([1, 2], tf.int64),
+            contract.CHAR_IDS: tf.ones([1, 2, prep_cfg.max_chars], tf.int64)})  # creates the LSTMs' weights
+    trained = language_model.token_encoder
+    for layer in folded.token_encoder.layers:
+        if not layer.weights:
+            continue
+        if layer.name == pretrained.WORD_EMBEDDING:
+            rows = trained.get_layer(pretrained.WORD_EMBEDDING).get_weights()[0]
+            if any(other.name == pretrained.WORD_PROJECTION for other in trained.layers):
+                rows = rows @ trained.get_layer(pretrained.WORD_PROJECTION).get_weights()[0]
+            layer.set_weights([rows])
+        else:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+    folded.forward_lstm.set_weights(language_model.forward_lstm.get_weights())
+    folded.backward_lstm.set_weights(language_model.backward_lstm.get_weights())
+    folded.softmax_weights.assign(language_model.softmax_weights)
+    folded.softmax_biases.assign(language_model.softmax_biases)
+    return folded

@@ -36,6 +36,8 @@ from trainer import distribution, layers
 logger = logging.getLogger(__name__)
 
 GATE_LAYER = "word_embedding_gate"
+WORD_EMBEDDING = "word_embedding"
+WORD_PROJECTION = "word_projection"  # pretrained dimension -> word_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +189,16 @@ def word_embedding(model_cfg: ModelConfig, vocab_rows: int, word_ids, init: Opti
     ``word_projection`` to ``word_dim`` when the file's dimension differs. Returns word
     vectors [B, T, word_dim]."""
     if init is None:
-        return keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name="word_embedding")(word_ids)
+        return keras.layers.Embedding(vocab_rows, model_cfg.word_dim, name=WORD_EMBEDDING)(word_ids)
     if init.matrix.shape[0] != vocab_rows:
         raise ValueError(f"the initial word rows have {init.matrix.shape[0]} rows, the embedding {vocab_rows}")
     mode = model_cfg.word_vectors_mode
     table = keras.layers.Embedding(vocab_rows, init.matrix.shape[1], trainable=mode != "frozen",
-                                   name="word_embedding")
+                                   name=WORD_EMBEDDING)
     vectors = table(word_ids)
     table.set_weights([init.matrix])
     if mode == "frozen_then_trainable":
         vectors = layers.GradientGate(name=GATE_LAYER)(vectors)
     if init.matrix.shape[1] != model_cfg.word_dim:
-        vectors = keras.layers.Dense(model_cfg.word_dim, use_bias=False, name="word_projection")(vectors)
+        vectors = keras.layers.Dense(model_cfg.word_dim, use_bias=False, name=WORD_PROJECTION)(vectors)
     return vectors

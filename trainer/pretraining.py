@@ -7,7 +7,10 @@ serving model directory that Pusher versions.
 
 The run directory gets ``contract.TRAINING_REPORT`` (as the classifier's) and
 ``contract.LANGUAGE_MODEL_REPORT``: held-out perplexity before and after training,
-training tokens per second, vocabulary and sampled classes.
+training tokens per second, vocabulary and sampled classes. With ``model.word_vectors`` the
+language model's word rows start from the file (its coverage goes to
+``contract.WORD_VECTORS_REPORT``, as in classification), and the encoder is written folded
+(:func:`trainer.language_model.fold_word_vectors`), so a classifier starts from it without the file.
 """
 import dataclasses
 import json
@@ -22,8 +25,8 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from charword import contract
-from trainer import data, distribution, export, init_from
-from trainer.language_model import build_language_model
+from trainer import data, distribution, export, init_from, pretrained
+from trainer.language_model import build_language_model, fold_word_vectors
 from trainer.optimizers import LazyAdam
 from trainer.task import config_from_custom_config
 from trainer.training import EpochThroughput, TrainingResult, plan_training
@@ -61,9 +64,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                                      batches=plan.eval_steps)
     tokens_per_text = _mean_tokens(eval_ds, plan.eval_steps)
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
+    word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
     with strategy.scope():
         language_model = build_language_model(cfg.model, cfg.preprocessing, len(vocabulary),
-                                              cfg.pretraining.num_sampled)
+                                              cfg.pretraining.num_sampled, word_init)
         language_model.compile(optimizer=LazyAdam(training.learning_rate))
     logger.info("Pretraining a language model over %d words (%d sampled per step) on %d texts (%d held out, "
                 "%.1f tokens each): up to %d passes of %d steps", len(vocabulary), language_model.num_sampled,
@@ -78,7 +82,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         train_ds, epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, validation_data=eval_ds,
         validation_steps=plan.eval_steps,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"), stopping,
-                   throughput],
+                   throughput, *pretrained.callbacks(cfg.model, language_model.token_encoder)],
         verbose=0)
     wall_s = time.perf_counter() - started
     best_loss = min(history.history["val_loss"])
@@ -94,6 +98,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
     logger.info("Pretrained %d steps (%.2f passes) in %.0f s: held-out perplexity %.1f (untrained %.1f); %s",
                 result.steps, result.passes, wall_s, report["perplexity"], report["untrained_perplexity"],
                 result.stop_reason)
+    if word_init is not None:  # the encoder a classifier starts from has no trace of the vectors file
+        with strategy.scope():
+            language_model = fold_word_vectors(language_model, cfg.model, cfg.preprocessing, len(vocabulary))
     with distribution.export_dir(fn_args.serving_model_dir) as export_dir:
         export.export_encoder(language_model, tf_transform_output, cfg.preprocessing, export_dir)
         init_from.save_encoder(language_model, export_dir, cfg.preprocessing, cfg.model, vocabulary)
