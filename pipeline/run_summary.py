@@ -236,7 +236,8 @@ def _metric_lines(metrics: Dict[str, Dict[str, float]], indent: str) -> List[str
 
 def format_summary(summary: RunSummary) -> str:
     """A short human-readable report."""
-    lines = ["", "charword run summary", "--------------------"]
+    title = f"charword {'pretrain' if summary.language_model else 'run'} summary"
+    lines = ["", title, "-" * len(title)]
     if summary.staging:
         staged = summary.staging
         lines.append(f"  data: {staged['rows_kept']} of {staged['rows_read']} rows used, "

@@ -41,7 +41,8 @@ def test_pretrain_then_fine_tune_from_the_pushed_encoder(tmp_path, capsys):
     for name in (init_from.MANIFEST, init_from.VOCABULARY, contract.SAVED_MODEL_FILE):
         assert os.path.exists(os.path.join(encoder, name)), name
     printed = capsys.readouterr().out
-    assert "language model: held-out perplexity" in printed and f"--init-from {encoder}" in printed
+    assert "charword pretrain summary" in printed and "language model: held-out perplexity" in printed
+    assert f"--init-from {encoder}" in printed
 
     assert main(["embed", "a wonderful film", "--model-dir", encoder]) == 0
     embedded = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The run summary as printed: undefined metrics, a model already serving, cells that span lines."""
+"""The run summary as printed: undefined metrics, a model already serving, cells that span lines, its title."""
 from pipeline.run_summary import ComponentRun, RunSummary, format_summary
 
 
@@ -30,3 +30,11 @@ def test_cells_that_span_lines_are_a_warning_in_the_summary():
     text = format_summary(_summary(staging=staging))
     assert "warning: 1 cell(s) span lines, first: d.csv, row 2 (lines 2-3)" in text
     assert "eval split: 1 rows (stratified hash buckets of the data; 2 train)" in text
+
+
+def test_a_pretraining_run_is_titled_as_one():
+    language_model = {"perplexity": 280.0, "untrained_perplexity": 13000.0, "held_out_texts": 10,
+                      "vocabulary_words": 50, "num_sampled": 8, "tokens_per_s": [4000.0]}
+    assert "\ncharword pretrain summary\n-------------------------\n" in format_summary(
+        _summary(language_model=language_model))
+    assert "\ncharword run summary\n--------------------\n" in format_summary(_summary())
