@@ -152,6 +152,7 @@ SENTENCE_TUNINGS = ("frozen", "trainable")
 SENTENCE_PLACEMENTS = ("transform", "model")
 CHECK_METRICS = ("loss", "accuracy")
 LR_SCHEDULES = ("constant", "warmup_linear_decay")
+INIT_FROM_LAYERS = ("token_layer_and_bilstm", "token_layer")
 PRESETS = ("default", "accurate", "distilled")
 # The model fields Transform reads (see CharwordConfig.transform_config).
 TRANSFORM_MODEL_FIELDS = ("sentence_path", "sentence_checkpoint", "sentence_placement", "sentence_max_pieces",
@@ -221,10 +222,14 @@ class ModelConfig(_Section):
       sentence_max_pieces: WordPiece ids per text, ``[CLS]`` and ``[SEP]`` included.
       sentence_fusion_dim: size of the fused vector before the head.
       init_from: a pretrained encoder (a version folder ``charword pretrain`` pushed; see
-        trainer/init_from.py) that initialises the token layer and the sentence BiLSTM;
-        Transform then uses the encoder's word vocabulary; ``None``: random initialisation.
-        The preprocessing section, the token layer's fields and ``sentence_units`` must
-        be the encoder's, and ``sentence_encoder`` a BiLSTM.
+        trainer/init_from.py) that initialises the token layer and, as ``init_from_layers``
+        says, the sentence BiLSTM; Transform then uses the encoder's word vocabulary;
+        ``None``: random initialisation. The preprocessing section and the token layer's
+        fields must be the encoder's; with the BiLSTM, ``sentence_units`` too, and
+        ``sentence_encoder`` a BiLSTM.
+      init_from_layers: what starts from the encoder: ``token_layer_and_bilstm`` (its two
+        LSTMs become the sentence BiLSTM's directions) or ``token_layer`` (the sentence
+        encoder starts fresh, of any kind and width: ELMo's use of a pretrained token layer).
       init_from_mode: how the pretrained weights train: ``frozen``, ``trainable`` or
         ``frozen_then_trainable`` (trainable from step ``init_from_unfreeze_step`` on).
       init_from_unfreeze_step: training step at which ``frozen_then_trainable`` unfreezes
@@ -260,6 +265,7 @@ class ModelConfig(_Section):
     sentence_max_pieces: int = 64
     sentence_fusion_dim: int = 128
     init_from: Optional[str] = None
+    init_from_layers: str = "token_layer_and_bilstm"
     init_from_mode: str = "trainable"
     init_from_unfreeze_step: int = 500
 
@@ -267,9 +273,12 @@ class ModelConfig(_Section):
         _one_of("model", "variant", self.variant, VARIANTS)
         _require(self.init_from is None or (isinstance(self.init_from, str) and bool(self.init_from.strip())),
                  "model.init_from", "must be a path or null", self.init_from)
-        _require(self.init_from is None or self.sentence_encoder in ("bilstm", "bilstm_max"), "model.sentence_encoder",
-                 "must be a BiLSTM (bilstm or bilstm_max) with model.init_from: the pretrained encoder's LSTMs "
-                 "become its two directions", self.sentence_encoder)
+        _one_of("model", "init_from_layers", self.init_from_layers, INIT_FROM_LAYERS)
+        _require(self.init_from is None or self.init_from_layers == "token_layer"
+                 or self.sentence_encoder in ("bilstm", "bilstm_max"), "model.sentence_encoder",
+                 "must be a BiLSTM (bilstm or bilstm_max) with model.init_from and init_from_layers "
+                 "'token_layer_and_bilstm': the pretrained encoder's LSTMs become its two directions",
+                 self.sentence_encoder)
         _one_of("model", "init_from_mode", self.init_from_mode, WORD_VECTORS_MODES)
         _require(isinstance(self.init_from_unfreeze_step, int) and self.init_from_unfreeze_step >= 0,
                  "model.init_from_unfreeze_step", "must be an integer >= 0", self.init_from_unfreeze_step)

@@ -25,7 +25,15 @@ import warnings
 from typing import List, Optional
 
 from charword import contract
-from charword.config import PRESETS, VARIANTS, WORD_VECTORS_MODES, CharwordConfig, ConfigError, load_config
+from charword.config import (
+    INIT_FROM_LAYERS,
+    PRESETS,
+    VARIANTS,
+    WORD_VECTORS_MODES,
+    CharwordConfig,
+    ConfigError,
+    load_config,
+)
 from charword.demo_data import DEMO_DATA
 
 
@@ -63,6 +71,8 @@ CONFIG_FLAGS = (
      "vocabulary"),
     ("--init-from-mode", "model", "init_from_mode", {"choices": WORD_VECTORS_MODES},
      "how the pretrained encoder's weights train"),
+    ("--init-from-layers", "model", "init_from_layers", {"choices": INIT_FROM_LAYERS},
+     "what starts from the pretrained encoder: the token layer and the sentence BiLSTM, or the token layer alone"),
 )
 _FLAGS = {flag[0]: flag for flag in CONFIG_FLAGS}
 # Flags of charword pretrain: where its artefacts go, where the texts are, how long it trains, where its words start.

@@ -264,9 +264,10 @@ def format_summary(summary: RunSummary) -> str:
     if summary.init_from:
         loaded = summary.init_from
         unfreeze = f" from step {loaded['unfreeze_step']}" if loaded.get("unfreeze_step") is not None else ""
-        lines.append(f"  started from the pretrained encoder {loaded['path']}: {loaded['tensors']} tensors (token "
-                     f"layer and sentence BiLSTM, {loaded['units']} units), {loaded['vocabulary_words']} vocabulary "
-                     f"words, {loaded['mode']}{unfreeze}")
+        parts = ("token layer" if loaded.get("layers") == "token_layer"
+                 else f"token layer and sentence BiLSTM, {loaded['units']} units")
+        lines.append(f"  started from the pretrained encoder {loaded['path']}: {loaded['tensors']} tensors ({parts}), "
+                     f"{loaded['vocabulary_words']} vocabulary words, {loaded['mode']}{unfreeze}")
     if summary.language_model:
         lm = summary.language_model
         rates = lm["tokens_per_s"]

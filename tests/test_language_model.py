@@ -198,3 +198,31 @@ def test_the_mode_decides_what_of_the_pretrained_encoder_trains(tmp_path, mode):
     has_gate = any(layer.name == INIT_FROM_GATE for layer in models.classifier.layers)
     assert has_gate == (mode == "frozen_then_trainable")
     assert (loaded["unfreeze_step"] is not None) == (mode == "frozen_then_trainable")
+
+
+@pytest.mark.parametrize("mode", ["frozen", "frozen_then_trainable"])
+def test_the_token_layer_alone_starts_from_the_encoder_under_a_fresh_sentence_encoder(tmp_path, mode):
+    """init_from_layers token_layer: the token encoder's tensors are the encoder's, the
+    sentence encoder (here a CNN of another width) is fresh and trains, and a gate sits
+    between the two."""
+    encoder = _saved_encoder(tmp_path)
+    model_cfg = dataclasses.replace(MODEL, init_from=str(tmp_path), init_from_mode=mode,
+                                    init_from_layers="token_layer", sentence_encoder="cnn", sentence_units=8)
+    init_from.check_encoder(str(tmp_path), PREP, model_cfg)
+    models = build_models(model_cfg, PREP, WORDS, num_classes=2)
+    loaded = init_from.start_from(models.classifier, models.token_encoder, model_cfg, PREP, VOCABULARY)
+    assert loaded["tensors"] == len(models.token_encoder.weights) and loaded["layers"] == "token_layer"
+    for ours, theirs in zip(models.token_encoder.weights, encoder.token_encoder.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
+    sentence_weights = {id(w) for w in models.classifier.get_layer("sentence_encoder").weights}
+    trainable_ids = {id(w) for w in models.classifier.trainable_weights}
+    assert sentence_weights and sentence_weights <= trainable_ids
+    assert bool({id(w) for w in models.token_encoder.weights} & trainable_ids) == (mode != "frozen")
+    names = [layer.name for layer in models.classifier.layers]
+    if mode == "frozen_then_trainable":
+        assert names.index(INIT_FROM_GATE) < names.index("sentence_encoder")
+    else:
+        assert INIT_FROM_GATE not in names
+    with pytest.raises(init_from.InitFromError, match="model.sentence_units is 8 in this run but 64"):
+        init_from.check_encoder(str(tmp_path), PREP, dataclasses.replace(
+            model_cfg, init_from_layers="token_layer_and_bilstm", sentence_encoder="bilstm"))

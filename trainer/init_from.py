@@ -8,10 +8,11 @@ and ``weights/`` (a TensorFlow checkpoint of the token encoder and of the forwar
 backward LSTMs). A classifier
 starts from it when everything that shapes the token ids and the token layer is the
 same: the preprocessing section, the token-layer fields of the model section and the
-word vocabulary, row by row. The token encoder's weights are copied as they are; the
-two LSTMs become the forward and backward halves of the classifier's BiLSTM sentence
-encoder (``model.sentence_encoder`` ``bilstm`` or ``bilstm_max`` with
-``model.sentence_units`` equal to the encoder's width).
+word vocabulary, row by row. The token encoder's weights are copied as they are; with
+``model.init_from_layers`` ``token_layer_and_bilstm`` the two LSTMs become the forward and
+backward halves of the classifier's BiLSTM sentence encoder (``model.sentence_encoder``
+``bilstm`` or ``bilstm_max`` with ``model.sentence_units`` equal to the encoder's width);
+with ``token_layer`` the sentence encoder starts fresh.
 """
 import dataclasses
 import json
@@ -92,10 +93,11 @@ def check_compatible(manifest: EncoderManifest, directory: str, prep_cfg: Prepro
     for name, theirs in sorted(manifest.model.items()):
         if run_model.get(name) != theirs:
             refuse(f"model.{name}", run_model.get(name), theirs)
-    if model_cfg.sentence_encoder not in ("bilstm", "bilstm_max"):
-        refuse("model.sentence_encoder", model_cfg.sentence_encoder, "a BiLSTM (bilstm or bilstm_max)")
-    if model_cfg.sentence_units != manifest.units:
-        refuse("model.sentence_units", model_cfg.sentence_units, manifest.units)
+    if with_bilstm(model_cfg):
+        if model_cfg.sentence_encoder not in ("bilstm", "bilstm_max"):
+            refuse("model.sentence_encoder", model_cfg.sentence_encoder, "a BiLSTM (bilstm or bilstm_max)")
+        if model_cfg.sentence_units != manifest.units:
+            refuse("model.sentence_units", model_cfg.sentence_units, manifest.units)
     if vocabulary is None:
         return
     if len(vocabulary) != len(manifest.vocabulary):
@@ -105,13 +107,22 @@ def check_compatible(manifest: EncoderManifest, directory: str, prep_cfg: Prepro
             refuse(f"word vocabulary row {row}", ours, theirs)
 
 
-def restore(classifier: keras.Model, token_encoder: keras.Model, directory: str) -> None:
-    """Copies the encoder's weights into ``token_encoder`` and the classifier's sentence
-    BiLSTM (call :func:`check_compatible` first)."""
-    bilstm = classifier.get_layer("sentence_encoder").encoder
-    tf.train.Checkpoint(token_encoder=token_encoder, forward=bilstm.forward_layer,
-                        backward=bilstm.backward_layer).read(
-        os.path.join(directory, WEIGHTS)).assert_existing_objects_matched()
+def with_bilstm(model_cfg: ModelConfig) -> bool:
+    """Whether the classifier's sentence BiLSTM starts from the encoder's LSTMs too."""
+    return model_cfg.init_from_layers == "token_layer_and_bilstm"
+
+
+def restore(classifier: keras.Model, token_encoder: keras.Model, directory: str, bilstm: bool = True) -> None:
+    """Copies the encoder's weights into ``token_encoder`` and, with ``bilstm``, the
+    classifier's sentence BiLSTM (call :func:`check_compatible` first)."""
+    parts = {"token_encoder": token_encoder}
+    if bilstm:
+        encoder = classifier.get_layer("sentence_encoder").encoder
+        parts.update(forward=encoder.forward_layer, backward=encoder.backward_layer)
+    status = tf.train.Checkpoint(**parts).read(os.path.join(directory, WEIGHTS))
+    status.assert_existing_objects_matched()
+    if not bilstm:
+        status.expect_partial()  # the encoder's LSTMs are left out on purpose
 
 
 def check_encoder(directory: str, prep_cfg: PreprocessingConfig, model_cfg: ModelConfig) -> EncoderManifest:
@@ -134,13 +145,15 @@ def start_from(classifier: keras.Model, token_encoder: keras.Model, model_cfg: M
     directory = model_cfg.init_from
     manifest = read_manifest(directory)
     check_compatible(manifest, directory, prep_cfg, model_cfg, vocabulary)
-    restore(classifier, token_encoder, directory)
+    bilstm = with_bilstm(model_cfg)
+    restore(classifier, token_encoder, directory, bilstm)
     sentence_encoder = classifier.get_layer("sentence_encoder")
     if model_cfg.init_from_mode == "frozen":
         token_encoder.trainable = False
-        sentence_encoder.trainable = False
-    tensors = len(token_encoder.weights) + len(sentence_encoder.encoder.weights)
+        sentence_encoder.trainable = not bilstm
+    tensors = len(token_encoder.weights) + (len(sentence_encoder.encoder.weights) if bilstm else 0)
     return {"path": directory, "mode": model_cfg.init_from_mode, "tensors": tensors,
+            "layers": model_cfg.init_from_layers,
             "vocabulary_words": len(manifest.vocabulary), "units": manifest.units,
             "unfreeze_step": model_cfg.init_from_unfreeze_step if model_cfg.init_from_mode == "frozen_then_trainable"
             else None}

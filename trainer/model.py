@@ -18,9 +18,9 @@ projection to ``word_dim`` when the file's dimension differs. In the hybrid,
 ``model.oov_routing`` can keep the word vector of an OOV token out of the merge
 (:class:`trainer.layers.OOVRouting`). With ``model.sentence_path`` a pretrained sentence
 encoder's vector is fused with the token path before the head (:mod:`trainer.fusion`).
-With ``model.init_from`` the token layer and the sentence BiLSTM start from a pretrained
-language model (:mod:`trainer.init_from`), frozen for the first steps when a gradient gate
-follows the sentence encoder (``init_from_mode`` ``frozen_then_trainable``).
+With ``model.init_from`` the token layer (and, by ``init_from_layers``, the sentence BiLSTM)
+start from a pretrained language model (:mod:`trainer.init_from`), frozen for the first
+steps when a gradient gate follows them (``init_from_mode`` ``frozen_then_trainable``).
 """
 from typing import NamedTuple, Optional
 
@@ -126,11 +126,14 @@ def build_models(model_cfg: ModelConfig, prep_cfg: PreprocessingConfig, word_voc
     branch_encoder = keras.Model(inputs, token_layer.branches, name="branch_encoder")
     token_encoder = keras.Model(inputs, tokens, name="token_encoder")
 
+    # with init_from_mode frozen_then_trainable the pretrained layers below the gate learn once it opens
+    gated = model_cfg.init_from is not None and model_cfg.init_from_mode == "frozen_then_trainable"
+    if gated and model_cfg.init_from_layers == "token_layer":
+        tokens = layers.GradientGate(name=INIT_FROM_GATE)(tokens)
     x = keras.layers.Dropout(model_cfg.dropout, name="token_dropout")(tokens)
     x = layers.SentenceEncoder(model_cfg.sentence_encoder, model_cfg.sentence_units,
                                trim_padding=True, name="sentence_encoder")(x, mask=mask)
-    if model_cfg.init_from and model_cfg.init_from_mode == "frozen_then_trainable":
-        # the pretrained token layer and BiLSTM below learn once the gate opens (trainer.init_from)
+    if gated and model_cfg.init_from_layers == "token_layer_and_bilstm":
         x = layers.GradientGate(name=INIT_FROM_GATE)(x)
     if model_cfg.word_bigram_buckets and model_cfg.variant != "char_only":
         bigrams = layers.WordBigramBag(word_vocab_size, model_cfg.word_bigram_buckets, model_cfg.word_bigram_dim,
