@@ -150,7 +150,8 @@ def start_from(classifier: keras.Model, token_encoder: keras.Model, model_cfg: M
     sentence_encoder = classifier.get_layer("sentence_encoder")
     if model_cfg.init_from_mode == "frozen":
         token_encoder.trainable = False
-        sentence_encoder.trainable = not bilstm
+        if bilstm:
+            sentence_encoder.trainable = False
     tensors = len(token_encoder.weights) + (len(sentence_encoder.encoder.weights) if bilstm else 0)
     return {"path": directory, "mode": model_cfg.init_from_mode, "tensors": tensors,
             "layers": model_cfg.init_from_layers,
