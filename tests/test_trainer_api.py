@@ -129,6 +129,28 @@ def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
     assert "loss=" in lines[0] and "accuracy=" in lines[0]
 
 
+def test_epoch_throughput_reports_progress_within_a_long_epoch(caplog):
+    """With progress_every_s 0 every step but the last of each epoch gets a progress line
+    (the epoch's own line follows the last), none during the warm-up steps."""
+    cfg = _small_cfg()
+    model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
+    inputs, labels = _batch(rows=8)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
+    throughput = EpochThroughput(global_batch_size=4, warmup_steps=2, progress_every_s=0.0)
+    with caplog.at_level(logging.INFO, logger=EpochThroughput.__module__):
+        model.fit(dataset, epochs=2, steps_per_epoch=5, callbacks=[throughput], verbose=0)
+    progress = [record.getMessage() for record in caplog.records if " of 5, " in record.getMessage()]
+    assert [line.split(",")[0] for line in progress] == [
+        "epoch 1: step 3 of 5", "epoch 1: step 4 of 5",
+        "epoch 2: step 1 of 5", "epoch 2: step 2 of 5", "epoch 2: step 3 of 5", "epoch 2: step 4 of 5"]
+    assert all("training examples/s, loss=" in line and "loss=nan" not in line for line in progress)
+    quiet = EpochThroughput(global_batch_size=4)  # the default: at most a line a minute
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=EpochThroughput.__module__):
+        model.fit(dataset, epochs=1, steps_per_epoch=5, callbacks=[quiet], verbose=0)
+    assert not [record for record in caplog.records if " of 5, " in record.getMessage()]
+
+
 def test_epoch_throughput_leaves_out_the_first_epochs_warm_up_steps():
     """A slow first step (tracing) does not count: the first epoch's rate is timed from
     step ``warmup_steps`` on."""

@@ -123,7 +123,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                                      "the pretrained encoder's weights")]
               if loaded and cfg.model.init_from_mode == "frozen_then_trainable" else []),
         ],
-        verbose=0)  # progress: one log line per epoch (EpochThroughput), on stderr
+        verbose=0)  # progress (EpochThroughput, on stderr): a line per epoch, and at most one a minute within it
     wall_s = time.perf_counter() - started
     result = TrainingResult.from_fit(history, plan, stopping, throughput, fn_args.serving_model_dir, replicas,
                                      budget_is_steps=bool(fn_args.train_steps or training.train_steps),

@@ -98,29 +98,38 @@ def compile_classifier(model: keras.Model, training: TrainingConfig, planned_ste
 
 class EpochThroughput(keras.callbacks.Callback):
     """Training examples per second of each epoch, kept in :attr:`rates` and logged on
-    this module's logger as ``epoch N: X training examples/s, loss=..., ...``.
+    this module's logger as ``epoch N: X training examples/s, loss=..., ...``; within an
+    epoch, a progress line ``epoch N: step S of T, X training examples/s, loss=...`` at
+    most every ``progress_every_s`` seconds (a pass over a large file can take an hour).
 
     The rate counts training steps only (the eval check after them is left out) and, in
     the first epoch, only the steps after the first ``warmup_steps`` (tracing and
     start-up), when the epoch has more than that many.
     """
 
-    def __init__(self, global_batch_size: int, warmup_steps: int = 10):
+    def __init__(self, global_batch_size: int, warmup_steps: int = 10, progress_every_s: float = 60.0):
         super().__init__()
         self.global_batch_size = global_batch_size
         self.warmup_steps = warmup_steps
+        self.progress_every_s = progress_every_s
         self.rates: List[float] = []
-        self._start = self._last = 0.0
-        self._skipped = 0
+        self._start = self._last = self._reported = 0.0
+        self._skipped = self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._skipped = self.warmup_steps if epoch == 0 and self.params["steps"] > self.warmup_steps else 0
-        self._start = self._last = time.perf_counter()
+        self._start = self._last = self._reported = time.perf_counter()
+        self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         self._last = time.perf_counter()
         if batch + 1 == self._skipped:
             self._start = self._last
+        if (self._last - self._reported >= self.progress_every_s and self._skipped < batch + 1 < self.params["steps"]):
+            self._reported = self._last
+            rate = (batch + 1 - self._skipped) * self.global_batch_size / max(self._last - self._start, 1e-9)
+            logger.info("epoch %d: step %d of %d, %.1f training examples/s, loss=%.4f", self._epoch + 1, batch + 1,
+                        self.params["steps"], rate, float((logs or {}).get("loss", float("nan"))))
 
     def on_epoch_end(self, epoch, logs=None):
         timed_steps = self.params["steps"] - self._skipped
