@@ -127,13 +127,15 @@ class EpochThroughput(keras.callbacks.Callback):
             self._start = self._last
         if (self._last - self._reported >= self.progress_every_s and self._skipped < batch + 1 < self.params["steps"]):
             self._reported = self._last
-            rate = (batch + 1 - self._skipped) * self.global_batch_size / max(self._last - self._start, 1e-9)
             logger.info("epoch %d: step %d of %d, %.1f training examples/s, loss=%.4f", self._epoch + 1, batch + 1,
-                        self.params["steps"], rate, float((logs or {}).get("loss", float("nan"))))
+                        self.params["steps"], self._rate(batch + 1), float((logs or {}).get("loss", float("nan"))))
+
+    def _rate(self, steps_done: int) -> float:
+        """Training examples per second over the timed steps of the first ``steps_done`` of this epoch."""
+        return (steps_done - self._skipped) * self.global_batch_size / max(self._last - self._start, 1e-9)
 
     def on_epoch_end(self, epoch, logs=None):
-        timed_steps = self.params["steps"] - self._skipped
-        rate = timed_steps * self.global_batch_size / max(self._last - self._start, 1e-9)
+        rate = self._rate(self.params["steps"])
         self.rates.append(rate)
         logger.info("epoch %d: %.1f training examples/s, %s", epoch + 1, rate,
                     ", ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items()))
