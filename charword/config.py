@@ -338,7 +338,7 @@ class TrainingConfig(_Section):
     """Training loop settings.
 
     The budget is sized to the data: training makes up to ``max_epochs`` passes over the
-    train split and checks the eval split after each pass; it stops when the checked
+    train split and checks the eval split ``checks_per_pass`` times a pass; it stops when the checked
     metric (``check_metric``) has not improved for ``early_stopping_patience`` checks and
     keeps the weights of the best check. ``train_steps`` replaces the passes by a fixed number of steps (still
     checked once per pass, or once at the end when shorter than a pass).
@@ -350,6 +350,8 @@ class TrainingConfig(_Section):
       batch_size: examples per training step on each replica.
       learning_rate: Adam's learning rate.
       max_epochs: passes over the train split, at most.
+      checks_per_pass: checks of the eval split in each pass (the pass split in as many even
+        shares of steps); ``early_stopping_patience`` counts checks.
       train_steps: a fixed step budget instead of passes (what TFX's ``TrainArgs.num_steps``
         carries); ``None``: up to ``max_epochs`` passes.
       eval_steps: batches of the eval split each check reads; ``None``: the whole eval
@@ -375,11 +377,17 @@ class TrainingConfig(_Section):
       weight_decay: AdamW's decoupled weight decay of a fine-tuned sentence encoder's weight
         matrices (its biases and layer norms, and every other layer, are exempt): each step
         shrinks them by ``weight_decay`` times the encoder's learning rate; 0 turns it off.
+      weight_average_span: > 0: the optimiser keeps an exponential moving average of the
+        weights over about this share of a pass's steps (Polyak averaging; Keras' ``use_ema``)
+        and puts it in place of the weights at every check, so checks, early stopping and
+        the exported model see the averaged weights; 0 turns it off. At most 0.25: the
+        average starts from the initial weights.
     """
 
     batch_size: int = 32
     learning_rate: float = 2e-3
     max_epochs: int = 10
+    checks_per_pass: int = 1
     train_steps: Optional[int] = None
     eval_steps: Optional[int] = None
     max_eval_examples: int = 10_000
@@ -391,9 +399,11 @@ class TrainingConfig(_Section):
     lr_schedule: str = "constant"
     warmup_share: float = 0.1
     weight_decay: float = 0.0
+    weight_average_span: float = 0.0
 
     def validate(self) -> None:
-        _positive("training", self, "batch_size", "max_epochs", "max_eval_examples", "early_stopping_patience")
+        _positive("training", self, "batch_size", "max_epochs", "checks_per_pass", "max_eval_examples",
+                  "early_stopping_patience")
         for name in ("train_steps", "eval_steps"):
             value = getattr(self, name)
             _require(value is None or (isinstance(value, int) and value > 0), f"training.{name}",
@@ -405,6 +415,8 @@ class TrainingConfig(_Section):
         _one_of("training", "lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _require(0.0 <= self.warmup_share < 1.0, "training.warmup_share", "must be in [0, 1)", self.warmup_share)
         _require(self.weight_decay >= 0.0, "training.weight_decay", "must be >= 0", self.weight_decay)
+        _require(0.0 <= self.weight_average_span <= 0.25, "training.weight_average_span", "must be in [0, 0.25]",
+                 self.weight_average_span)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from trainer.training import (
     compile_classifier,
     plan_training,
     stop_reason,
+    weight_average_options,
 )
 
 
@@ -33,6 +34,8 @@ from trainer.training import (
     (1000, {"train_steps": 100}, (25, 4)),           # a step budget: an even share of it per check, <= a pass
     (1000, {"train_steps": 3}, (3, 1)),              # shorter than a pass: one check at the end
     (64, {"train_steps": 7}, (2, 4)),                # an uneven share is rounded up: 8 steps
+    (1000, {"checks_per_pass": 4, "max_epochs": 3}, (8, 12)),  # a pass of 32 steps checked 4 times
+    (1000, {"checks_per_pass": 4, "train_steps": 20}, (7, 3)),  # a budget: shares no longer than a check
 ])
 def test_plan_training_passes_or_a_step_budget(examples, overrides, expected):
     plan = plan_training(examples, 500, 32, TrainingConfig(**overrides))
@@ -66,6 +69,8 @@ def test_stop_reason_says_why_and_which_weights():
     assert stop_reason(plan, 4, 1, False) == "early stopping: the eval loss stopped improving (weights of check 2 kept)"
     assert stop_reason(plan, 4, 1, False, "accuracy").startswith("early stopping: the eval accuracy stopped")
     assert stop_reason(plan, 6, 5, False) == "reached 6 passes (max_epochs) (last weights kept)"
+    quarters = plan_training(1000, 500, 32, TrainingConfig(max_epochs=2, checks_per_pass=4))
+    assert stop_reason(quarters, 8, 6, False) == "reached 2 passes (max_epochs) (weights of check 7 kept)"
     steps = plan_training(1000, 500, 32, TrainingConfig(train_steps=64))
     assert stop_reason(steps, 2, 0, True) == "reached the step budget (64 steps) (weights of check 1 kept)"
 
@@ -267,6 +272,43 @@ def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
         if step == 1:
             after_first = table.numpy()
     np.testing.assert_array_equal(table.numpy()[[0, 1, 3]], after_first[[0, 1, 3]])  # not in the second batch
+
+
+def test_weight_average_options_span_a_share_of_a_pass_and_land_at_every_check():
+    assert weight_average_options(TrainingConfig(), steps_per_check=0) == {}
+    options = weight_average_options(TrainingConfig(weight_average_span=0.25, checks_per_pass=2), steps_per_check=50)
+    assert options == {"use_ema": True, "ema_momentum": pytest.approx(1 - 1 / 25), "ema_overwrite_frequency": 50}
+    with pytest.raises(ValueError, match="steps_per_check=0"):
+        weight_average_options(TrainingConfig(weight_average_span=0.1), steps_per_check=0)
+
+
+def test_weight_averaging_puts_the_average_in_place_at_each_check():
+    """With ``weight_average_span``, the weights a check evaluates (and early stopping
+    keeps) are the optimiser's moving average, not the last step's weights."""
+    cfg = _small_cfg()
+    inputs, labels = _batch(rows=8)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
+    finals = {}
+    for span in (0.0, 0.25):
+        keras.utils.set_random_seed(3)
+        training = TrainingConfig(learning_rate=0.05, weight_average_span=span)
+        model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, training,
+                                   steps_per_check=12)
+        at_checks = []
+
+        def compare_with_the_average(epoch, logs, model=model, at_checks=at_checks):
+            optimizer = model.optimizer
+            if optimizer.use_ema:  # the average as it stands after the check's last step
+                at_checks.append(all(np.array_equal(
+                    variable.numpy(),
+                    optimizer._model_variables_moving_average[optimizer._index_dict[optimizer._var_key(variable)]])
+                    for variable in model.trainable_variables))
+
+        model.fit(dataset, epochs=2, steps_per_epoch=12, verbose=0,
+                  callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=compare_with_the_average)])
+        finals[span] = model.get_weights()
+        assert at_checks == ([True, True] if span else [])
+    assert any(not np.allclose(plain, averaged) for plain, averaged in zip(finals[0.0], finals[0.25]))
 
 
 def test_checks_compare_loss_or_accuracy():

@@ -101,7 +101,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
         loaded = _start_from_encoder(cfg, models, tf_transform_output, fn_args.model_run_dir)
         trained = (distillation if distilled else misspelling_losses).training_model(models, cfg)
-        model = compile_classifier(trained, training, plan.max_steps)
+        model = compile_classifier(trained, training, plan.max_steps, plan.steps_per_epoch)
 
     throughput = EpochThroughput(global_batch)
     monitor, mode = check_monitor(training)

@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from typing import List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -26,12 +26,14 @@ class TrainingPlan:
 
     Attributes:
       steps_per_epoch: training steps between two checks of the eval loss (one pass over
-        the train split; with a step budget, an even share of it no longer than a pass,
-        rounded up, so a run trains at most ``epochs - 1`` steps past the budget).
+        the train split, or an even share of it with ``checks_per_pass`` > 1; with a step
+        budget, an even share of it no longer than that, rounded up, so a run trains at most
+        ``epochs - 1`` steps past the budget).
       epochs: checks at most (Keras epochs).
       eval_steps: eval batches read at each check.
       train_examples: examples in the train split.
       eval_examples: examples in the eval split.
+      checks_per_pass: checks in each pass over the train split.
     """
 
     steps_per_epoch: int
@@ -39,6 +41,7 @@ class TrainingPlan:
     eval_steps: int
     train_examples: int
     eval_examples: int
+    checks_per_pass: int = 1
 
     @property
     def max_steps(self) -> int:
@@ -49,23 +52,24 @@ def plan_training(train_examples: int, eval_examples: int, global_batch: int, tr
                   train_steps: Optional[int] = None, eval_steps: Optional[int] = None) -> TrainingPlan:
     """The plan for ``train_examples`` / ``eval_examples`` examples in batches of
     ``global_batch``: up to ``training.max_epochs`` passes, or ``train_steps`` steps
-    when given (the TFX Trainer's ``TrainArgs.num_steps``, else ``training.train_steps``);
-    each check reads ``eval_steps`` batches (else ``training.eval_steps``, else the eval
-    split up to ``training.max_eval_examples``)."""
+    when given (the TFX Trainer's ``TrainArgs.num_steps``, else ``training.train_steps``),
+    checked ``training.checks_per_pass`` times a pass; each check reads ``eval_steps``
+    batches (else ``training.eval_steps``, else the eval split up to
+    ``training.max_eval_examples``)."""
     if train_examples < 1:
         raise ValueError("the train split holds no examples: nothing to train on")
     if eval_examples < 1:
         raise ValueError("the eval split holds no examples: early stopping has nothing to check")
-    pass_steps = math.ceil(train_examples / global_batch)
+    check_steps = math.ceil(math.ceil(train_examples / global_batch) / training.checks_per_pass)
     budget = train_steps or training.train_steps
     if budget:
-        epochs = math.ceil(budget / pass_steps)
+        epochs = math.ceil(budget / check_steps)
         steps_per_epoch = math.ceil(budget / epochs)
     else:
-        steps_per_epoch, epochs = pass_steps, training.max_epochs
+        steps_per_epoch, epochs = check_steps, training.max_epochs * training.checks_per_pass
     checked = eval_steps or training.eval_steps or math.ceil(
         min(eval_examples, training.max_eval_examples) / global_batch)
-    return TrainingPlan(steps_per_epoch, epochs, checked, train_examples, eval_examples)
+    return TrainingPlan(steps_per_epoch, epochs, checked, train_examples, eval_examples, training.checks_per_pass)
 
 
 def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_steps: bool,
@@ -74,26 +78,46 @@ def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_
     kept = f"weights of check {best_epoch + 1} kept" if best_epoch + 1 < epochs_run else "last weights kept"
     if epochs_run < plan.epochs:
         return f"early stopping: the eval {metric} stopped improving ({kept})"
-    limit = f"the step budget ({plan.max_steps} steps)" if budget_is_steps else f"{plan.epochs} passes (max_epochs)"
+    passes = plan.epochs // plan.checks_per_pass
+    limit = f"the step budget ({plan.max_steps} steps)" if budget_is_steps else f"{passes} passes (max_epochs)"
     return f"reached {limit} ({kept})"
 
 
-def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0) -> keras.Model:
+def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0,
+                       steps_per_check: int = 0) -> keras.Model:
     """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam
     (lazy on embedding tables, :class:`trainer.optimizers.LazyAdam`) at
     ``training.learning_rate`` (warmed up and decayed over ``planned_steps`` with
     ``training.lr_schedule`` ``warmup_linear_decay``; ``training.weight_decay`` on a
-    fine-tuned encoder: :mod:`trainer.finetuning`), sparse categorical cross-entropy and
-    an ``accuracy`` metric; returns it. Under a distribution strategy, call inside its scope."""
+    fine-tuned encoder: :mod:`trainer.finetuning`; with ``training.weight_average_span``,
+    the weights' moving average put in place every ``steps_per_check`` steps:
+    :func:`weight_average_options`), sparse categorical cross-entropy and an ``accuracy``
+    metric; returns it. Under a distribution strategy, call inside its scope."""
     rate = training.learning_rate
     if training.lr_schedule == "warmup_linear_decay":
         rate = finetuning.WarmupLinearDecay(rate, planned_steps, training.warmup_share)
-    optimizer = LazyAdam(rate)
+    optimizer = LazyAdam(rate, **weight_average_options(training, steps_per_check))
     finetuning.decay_encoder_weights(optimizer, model, training.weight_decay)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
+
+
+def weight_average_options(training: TrainingConfig, steps_per_check: int) -> Dict[str, Any]:
+    """Keras optimiser arguments for ``training.weight_average_span``: an exponential moving
+    average of the weights whose momentum spans that share of a pass
+    (``steps_per_check * training.checks_per_pass`` steps), written over the weights at the
+    last step of every check (so the check, early stopping's kept weights and the export
+    see it); none when the span is 0."""
+    if not training.weight_average_span:
+        return {}
+    if steps_per_check < 1:
+        raise ValueError("training.weight_average_span needs the steps between two checks, got "
+                         f"steps_per_check={steps_per_check}")
+    span_steps = training.weight_average_span * steps_per_check * training.checks_per_pass
+    return {"use_ema": True, "ema_momentum": 1.0 - 1.0 / max(span_steps, 2.0),
+            "ema_overwrite_frequency": steps_per_check}
 
 
 class EpochThroughput(keras.callbacks.Callback):
