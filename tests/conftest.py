@@ -25,15 +25,24 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(items):
     """Modules that run the whole pipeline (``e2e``, minutes each) first, the others by
     number of tests, most first: ``make``'s xdist workers take whole modules in this order
-    (``--no-loadscope-reorder``), so neither is left with a long module while the other idles."""
+    (``--no-loadscope-reorder``), so neither is left with a long module while the other idles.
+    Of the modules that use the session model (``trained_model``), the first goes first and
+    the others after every module that does not: one worker trains the model while the
+    other works, where it would otherwise wait for it."""
     def module(item):
         return item.nodeid.split("::")[0]
-    tests, e2e = {}, set()
+    tests, e2e, waits = {}, set(), set()
     for item in items:
         tests[module(item)] = tests.get(module(item), 0) + 1
         if item.get_closest_marker("e2e"):
             e2e.add(module(item))
-    items.sort(key=lambda item: (module(item) not in e2e, -tests[module(item)], module(item)))
+        if "trained_model" in getattr(item, "fixturenames", ()):
+            waits.add(module(item))
+    order = sorted(tests, key=lambda name: (name not in e2e, -tests[name], name))
+    users = [name for name in order if name in waits]
+    order = users[:1] + [name for name in order if name not in waits] + users[1:]
+    rank = {name: position for position, name in enumerate(order)}
+    items.sort(key=lambda item: rank[module(item)])
 
 
 def pytest_collection_finish(session):

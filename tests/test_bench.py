@@ -252,26 +252,27 @@ def test_quality_report_smoke(tmp_path):
     dev_lexicon = _lexicon(tmp_path / "dev.tsv", [("teh", "the"), ("wsa", "was"), ("flim", "film")])
     train_lexicon = _lexicon(tmp_path / "train.tsv", [("hte", "the"), ("waas", "was")])
     command = [sys.executable, "-m", "bench", "quality", "--data", _smoke_data(tmp_path), "--out", str(out),
-               "--arms", "default,word_only,fasttext,teacher,distilled",
-               "--arm", 'cnn={"model": {"char_encoder": "cnn"}}',
+               "--arms", "default,fasttext,teacher,distilled",  # registered arms; a word-only arm defined as JSON:
+               "--arm", 'word_only_json={"model": {"variant": "word_only"}, "noise": {"rate": 0.0}}',
                "--dev-lexicon", dev_lexicon, "--train-lexicon", train_lexicon, "--seeds", "1",
                "--config", str(config), "--teacher-checkpoint", checkpoint]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
-    assert report["arms"] == ["default", "word_only", "fasttext", "teacher", "distilled", "cnn"]
+    assert report["arms"] == ["default", "fasttext", "teacher", "distilled", "word_only_json"]
     for arm in report["arms"]:
         for set_name in ("clean", "real 0.05", "real 0.1", "real 0.2", "selection clean"):
             assert 0.0 <= report["results"][arm]["scores"]["accuracy"][set_name]["mean"] <= 1.0
-    assert set(report["paired_tests"]) == {"default", "word_only", "teacher", "distilled", "cnn"}
+    assert set(report["paired_tests"]) == {"default", "teacher", "distilled", "word_only_json"}
     assert len(report["verdicts"]) == 4 and "clean: accuracy default" in done.stdout
+    assert any(target["target"].endswith("word-only arm's (word_only_json)") for target in report["targets"])
     assert report["meta"]["fasttext"]["setting"] in fasttext_arm.grid()
     work = out / "work"
     labelled = json.loads(next(work.glob("teacher_labels*/result.json")).read_text())["result"]["data"]
     assert _probabilities_of(labelled[1]).shape == (report["data"]["train_rows"], 2)  # every training row
-    # A second run reuses every finished step: 2 Transforms, 5 Trainers (the teacher once), the labelling.
+    # A second run reuses every finished step: 2 Transforms, 4 Trainers (the teacher once), the labelling.
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-    assert again.returncode == 0 and again.stderr.count("reusing the finished run") == 8, again.stderr[-2000:]
+    assert again.returncode == 0 and again.stderr.count("reusing the finished run") == 7, again.stderr[-2000:]
 
 
 def _probabilities_of(pattern):

@@ -12,6 +12,7 @@ from charword import contract
 from charword.config import CharwordConfig, ConfigError
 from charword.servability import NotServableError
 from components.servable_probe import check_model
+from tests.model_helpers import tiny_config
 from trainer import layers
 from trainer.model import build_models
 
@@ -46,15 +47,10 @@ def test_trained_model_classifies_held_out_sentences(trained_model):
     assert [label.decode() for label in out["label"].numpy()] == ["positive", "negative"]
 
 
-def _small_config(**model):
-    return CharwordConfig().replace(model=dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8,
-                                               sentence_units=4, char_filters=((1, 4), (3, 4)), **model))
-
-
 @pytest.mark.parametrize("sentence_encoder", ["bilstm", "bilstm_max", "cnn"])
 @pytest.mark.parametrize("char_encoder", ["cnn", "bilstm", "ngrams"])
 def test_prediction_ignores_word_and_char_padding(char_encoder, sentence_encoder):
-    cfg = _small_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder)
+    cfg = tiny_config(char_encoder=char_encoder, sentence_encoder=sentence_encoder)
     classifier = build_models(cfg.model, cfg.preprocessing, word_vocab_size=50, num_classes=3).classifier
     rng = np.random.default_rng(0)
     word_ids = rng.integers(1, 50, size=3)
@@ -241,7 +237,7 @@ def test_probe_rejects_a_model_missing_signatures(tmp_path):
 @pytest.mark.parametrize("variant,has_word,has_char", [("hybrid", True, True), ("word_only", True, False),
                                                        ("char_only", False, True)])
 def test_ablation_switches_build_the_expected_branches(variant, has_word, has_char):
-    cfg = _small_config(variant=variant)
+    cfg = tiny_config(variant=variant)
     models = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=4)
     names = {layer.name for layer in models.classifier.layers}
     assert ("word_embedding" in names) == has_word
@@ -253,7 +249,7 @@ def test_ablation_switches_build_the_expected_branches(variant, has_word, has_ch
 
 
 def test_char_encoder_switch_selects_bilstm():
-    cfg = _small_config(char_encoder="bilstm")
+    cfg = tiny_config(char_encoder="bilstm")
     names = {layer.name for layer in build_models(cfg.model, cfg.preprocessing, 20, 2).classifier.layers}
     assert "char_bilstm" in names and "char_cnn" not in names
 

@@ -14,6 +14,7 @@ from charword.servability import check_servable, saved_model_runner
 from preprocessing.bert.checkpoint import load_checkpoint
 from preprocessing.bert.encoder import BertModule
 from tests.bert_helpers import numpy_sentence_vector, wordpiece_ids, write_checkpoint
+from tests.model_helpers import TINY_MODEL
 from trainer.fusion import BertEncoder, SentenceFusion
 from trainer.model import build_models
 
@@ -27,8 +28,8 @@ def checkpoint_dir(tmp_path_factory):
 
 def _cfg(checkpoint_dir, **model):
     return CharwordConfig().replace(model={
-        **dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8, sentence_units=4, char_filters=((1, 4), (3, 4)),
-               sentence_path="gated", sentence_checkpoint=checkpoint_dir, sentence_fusion_dim=6), **model})
+        **TINY_MODEL, "sentence_path": "gated", "sentence_checkpoint": checkpoint_dir, "sentence_fusion_dim": 6,
+        **model})
 
 
 @pytest.mark.parametrize("model, message", [

@@ -13,7 +13,8 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from charword import contract
-from charword.config import CharwordConfig, TrainingConfig
+from charword.config import TrainingConfig
+from tests.model_helpers import tiny_config
 from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
@@ -75,10 +76,6 @@ def test_stop_reason_says_why_and_which_weights():
     assert stop_reason(steps, 2, 0, True) == "reached the step budget (64 steps) (weights of check 1 kept)"
 
 
-def _small_cfg(**model):
-    return CharwordConfig().replace(model=dict(word_dim=8, char_dim=4, char_output_dim=8, token_dim=8,
-                                               sentence_units=4, char_filters=((1, 4), (3, 4)), **model))
-
 
 def _batch(rows=6, tokens=5, chars=7, seed=0):
     rng = np.random.default_rng(seed)
@@ -88,7 +85,7 @@ def _batch(rows=6, tokens=5, chars=7, seed=0):
 
 
 def test_compile_classifier_uses_adam_at_the_configured_rate_and_cross_entropy():
-    cfg = _small_cfg()
+    cfg = tiny_config()
     model = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=3).classifier
     assert compile_classifier(model, TrainingConfig(learning_rate=0.0125)) is model
     assert isinstance(model.optimizer, keras.optimizers.Adam)
@@ -109,7 +106,7 @@ def test_one_process_trains_models_of_other_shapes_under_successive_mirrored_str
     for word_dim in (24, 8):
         strategy = distribution.make_strategy()
         assert isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync == 2
-        cfg = _small_cfg().replace(model=dict(word_dim=word_dim))
+        cfg = tiny_config().replace(model=dict(word_dim=word_dim))
         with strategy.scope():
             model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
         history = model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0).history
@@ -117,7 +114,7 @@ def test_one_process_trains_models_of_other_shapes_under_successive_mirrored_str
 
 
 def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
-    cfg = _small_cfg()
+    cfg = tiny_config()
     model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
     inputs, labels = _batch(rows=8)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
@@ -137,7 +134,7 @@ def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
 def test_epoch_throughput_reports_progress_within_a_long_epoch(caplog):
     """With progress_every_s 0 every step but the last of each epoch gets a progress line
     (the epoch's own line follows the last), none during the warm-up steps."""
-    cfg = _small_cfg()
+    cfg = tiny_config()
     model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
     inputs, labels = _batch(rows=8)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
@@ -159,7 +156,7 @@ def test_epoch_throughput_reports_progress_within_a_long_epoch(caplog):
 def test_epoch_throughput_leaves_out_the_first_epochs_warm_up_steps():
     """A slow first step (tracing) does not count: the first epoch's rate is timed from
     step ``warmup_steps`` on."""
-    cfg = _small_cfg()
+    cfg = tiny_config()
     model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
     inputs, labels = _batch(rows=8)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
@@ -174,7 +171,7 @@ def test_epoch_throughput_leaves_out_the_first_epochs_warm_up_steps():
                                                       ("bilstm", ("char_embedding", "char_bilstm")),
                                                       ("ngrams", ("char_ngrams",))])
 def test_char_encoder_is_the_classifiers_char_branch(char_encoder, layer_names):
-    cfg = _small_cfg(char_encoder=char_encoder)
+    cfg = tiny_config(char_encoder=char_encoder)
     inputs = model_inputs()
     assert set(inputs) == {contract.WORD_IDS, contract.CHAR_IDS}
     encoder = keras.Model(inputs[contract.CHAR_IDS], build_char_encoder(cfg.model, inputs[contract.CHAR_IDS]))
@@ -285,7 +282,7 @@ def test_weight_average_options_span_a_share_of_a_pass_and_land_at_every_check()
 def test_weight_averaging_puts_the_average_in_place_at_each_check():
     """With ``weight_average_span``, the weights a check evaluates (and early stopping
     keeps) are the optimiser's moving average, not the last step's weights."""
-    cfg = _small_cfg()
+    cfg = tiny_config()
     inputs, labels = _batch(rows=8)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
     finals = {}
