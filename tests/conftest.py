@@ -1,8 +1,8 @@
-"""Test set-up: the Keras flavour and quiet TensorFlow C++ logs before TensorFlow loads,
-and, for the tests that use TensorFlow, a two-device CPU so MirroredStrategy runs with
-two replicas without a GPU. Tests that need no TensorFlow run without importing it."""
+"""Test set-up: the Keras flavour and quiet TensorFlow C++ logs before TensorFlow loads.
+Test processes keep TensorFlow's one CPU device, as ``charword run`` has on a CPU machine;
+what trains under a two-replica MirroredStrategy runs in a child process
+(tests/two_replicas.py). Tests that need no TensorFlow run without importing it."""
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,14 +43,6 @@ def pytest_collection_modifyitems(items):
     order = users[:1] + [name for name in order if name not in waits] + users[1:]
     rank = {name: position for position, name in enumerate(order)}
     items.sort(key=lambda item: rank[module(item)])
-
-
-def pytest_collection_finish(session):
-    """Two logical CPUs when a collected test module imported TensorFlow or a test trains
-    (``trained_model``), before any test runs an op: TensorFlow fixes its devices then."""
-    if "tensorflow" in sys.modules or any("trained_model" in item.fixturenames for item in session.items):
-        from trainer import distribution  # pylint: disable=import-outside-toplevel
-        distribution.split_cpu(2)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +89,8 @@ def learnable_pairs(count, seed, typo_rate=0.3):
 
 
 class TrainedModel:
-    """A model trained by the real run_fn under a 2-replica MirroredStrategy."""
+    """A model trained by the real run_fn under a 2-replica MirroredStrategy (in a child
+    process: :mod:`tests.two_replicas`)."""
 
     def __init__(self, cfg, fn_args, log_text, result):
         self.cfg = cfg
@@ -107,7 +100,8 @@ class TrainedModel:
         self.result = result  # run_fn's TrainingResult
 
 
-def _trained_model_config():
+def trained_model_config():
+    """The session model's configuration (tests/two_replicas.py trains it)."""
     from charword.config import CharwordConfig  # pylint: disable=import-outside-toplevel
     return CharwordConfig().replace(
         preprocessing=dict(max_tokens=10, max_chars=16, frequency_threshold=3),
@@ -115,30 +109,6 @@ def _trained_model_config():
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32)), char_ngram_buckets=20_000,
                    word_bigram_buckets=5_000),
         training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3))
-
-
-def _train_once(cfg, work):
-    """Transform and ``run_fn`` under ``work``; the Trainer's log lands in ``work/trainer.log``
-    (written last: its presence says the training finished)."""
-    import io  # pylint: disable=import-outside-toplevel
-    import logging  # pylint: disable=import-outside-toplevel
-
-    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from standalone.transform import rows_from_pairs, transform_rows  # pylint: disable=import-outside-toplevel
-    from trainer import task  # pylint: disable=import-outside-toplevel
-
-    data = transform_rows(rows_from_pairs(learnable_pairs(480, 1)), rows_from_pairs(learnable_pairs(96, 2)), cfg,
-                          str(work))
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("trainer")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        task.run_fn(make_fn_args(data, cfg, str(work / "trainer")))
-    finally:
-        logger.removeHandler(handler)
-    (work / "trainer.log").write_text(stream.getvalue(), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +122,7 @@ def trained_model(tmp_path_factory):
     from charword import contract  # pylint: disable=import-outside-toplevel
     from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
     from standalone.transform import written_to  # pylint: disable=import-outside-toplevel
+    from tests import two_replicas  # pylint: disable=import-outside-toplevel
     from trainer.training import TrainingResult  # pylint: disable=import-outside-toplevel
 
     root = tmp_path_factory.getbasetemp()
@@ -160,11 +131,11 @@ def trained_model(tmp_path_factory):
     elif os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the run's directory, which its workers share
     work = root / "trained_model"
-    cfg = _trained_model_config()
+    cfg = trained_model_config()
     with open(root / "trained_model.lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (work / "trainer.log").exists():
-            _train_once(cfg, work)
+            two_replicas.train(work)
     fn_args = make_fn_args(written_to(str(work)), cfg, str(work / "trainer"))
     with open(os.path.join(fn_args.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
         report = json.load(handle)

@@ -1,5 +1,5 @@
 """Pretrained word vectors in the Trainer: initial rows, coverage, and what training does
-to the rows in each mode (under the 2-replica MirroredStrategy of conftest)."""
+to the rows in each mode."""
 import collections
 import json
 import logging

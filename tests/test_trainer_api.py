@@ -4,7 +4,10 @@ builder, and the TrainingResult run_fn returns."""
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +17,10 @@ import tf_keras as keras
 
 from charword import contract
 from charword.config import TrainingConfig
+from standalone.fn_args import make_fn_args
+from standalone.transform import written_to
+from tests import two_replicas
 from tests.model_helpers import tiny_config
-from trainer import distribution
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.optimizers import LazyAdam
@@ -101,16 +106,33 @@ def test_compile_classifier_uses_adam_at_the_configured_rate_and_cross_entropy()
 @pytest.mark.slow
 def test_one_process_trains_models_of_other_shapes_under_successive_mirrored_strategies():
     """Each strategy's all-reduce uses collective keys of its own: the runtime remembers
-    the shapes of every key it has seen, so a reused key fails a model of another shape."""
-    inputs, labels = _batch(rows=8)
-    for word_dim in (24, 8):
-        strategy = distribution.make_strategy()
-        assert isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync == 2
-        cfg = tiny_config().replace(model=dict(word_dim=word_dim))
-        with strategy.scope():
-            model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, cfg.training)
-        history = model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0).history
-        assert np.isfinite(history["loss"][0])
+    the shapes of every key it has seen, so a reused key fails a model of another shape.
+    In a child process whose CPU is split in two (test processes keep one device)."""
+    script = (
+        "import numpy as np, tensorflow as tf\n"
+        "from trainer import distribution\n"
+        "distribution.split_cpu(2)\n"
+        "from charword import contract\n"
+        "from tests.model_helpers import tiny_config\n"
+        "from trainer.model import build_models\n"
+        "from trainer.training import compile_classifier\n"
+        "rng = np.random.default_rng(0)\n"
+        "inputs = {contract.WORD_IDS: rng.integers(1, 20, size=(8, 5)),\n"
+        "          contract.CHAR_IDS: rng.integers(1, 257, size=(8, 5, 7))}\n"
+        "labels = rng.integers(0, 3, size=8)\n"
+        "for word_dim in (24, 8):\n"
+        "    strategy = distribution.make_strategy()\n"
+        "    assert isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync == 2\n"
+        "    cfg = tiny_config(word_dim=word_dim)\n"
+        "    with strategy.scope():\n"
+        "        classifier = build_models(cfg.model, cfg.preprocessing, 20, 3).classifier\n"
+        "        model = compile_classifier(classifier, cfg.training)\n"
+        "    history = model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0).history\n"
+        "    print(word_dim, np.isfinite(history['loss'][0]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False,
+                          cwd=two_replicas.PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-4:] == ["24", "True", "8", "True"]
 
 
 def test_epoch_throughput_keeps_and_logs_one_rate_per_epoch(caplog):
@@ -219,14 +241,12 @@ def test_run_fn_returns_its_training_result(trained_model):
 @pytest.mark.slow
 def test_a_seeded_run_is_repeatable(trained_model, tmp_path):
     """The same seed, data and configuration give the same model: op determinism, the
-    seeded shuffle and the seeded noise (two replicas here, as in the first run)."""
-    from standalone.fn_args import make_fn_args  # pylint: disable=import-outside-toplevel
-    from standalone.transform import TransformedData  # pylint: disable=import-outside-toplevel
-    from trainer import task  # pylint: disable=import-outside-toplevel
-    first = trained_model.fn_args
-    data = TransformedData(first.transform_output, first.train_files[0], first.eval_files[0])
-    again = task.run_fn(make_fn_args(data, trained_model.cfg, str(tmp_path)))
-    assert again.history == trained_model.result.history
+    seeded shuffle and the seeded noise (two replicas, as in the first run)."""
+    first_work = Path(trained_model.fn_args.transform_output).parent
+    two_replicas.train(tmp_path, data_from=first_work)
+    again = make_fn_args(written_to(str(first_work)), trained_model.cfg, str(tmp_path / "trainer"))
+    with open(os.path.join(again.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
+        assert json.load(handle)["history"] == trained_model.result.history
     texts = tf.constant(["the plot was brilliant .", "the acting was terible", "zebra"])
     probabilities = [tf.saved_model.load(path).signatures[contract.PREDICT_TEXT](text=texts)[contract.PROBABILITIES]
                      for path in (trained_model.model_dir, again.serving_model_dir)]
