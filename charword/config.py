@@ -377,11 +377,11 @@ class TrainingConfig(_Section):
       weight_decay: AdamW's decoupled weight decay of a fine-tuned sentence encoder's weight
         matrices (its biases and layer norms, and every other layer, are exempt): each step
         shrinks them by ``weight_decay`` times the encoder's learning rate; 0 turns it off.
-      weight_average_span: > 0: the optimiser keeps an exponential moving average of the
-        weights over about this share of a pass's steps (Polyak averaging; Keras' ``use_ema``)
-        and puts it in place of the weights at every check, so checks, early stopping and
-        the exported model see the averaged weights; 0 turns it off. At most 0.25: the
-        average starts from the initial weights.
+      weight_average_span: > 0: training keeps an exponential moving average of the
+        weights over about this share of a pass's steps (Polyak averaging, sampled:
+        :mod:`trainer.weight_average`) and puts it in place of the weights at every check,
+        so checks, early stopping and the exported model see the averaged weights; 0 turns
+        it off. At most 0.25: the average starts from the initial weights.
     """
 
     batch_size: int = 32

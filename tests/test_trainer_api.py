@@ -21,6 +21,7 @@ from standalone.fn_args import make_fn_args
 from standalone.transform import written_to
 from tests import two_replicas
 from tests.model_helpers import tiny_config
+from trainer import weight_average
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.optimizers import LazyAdam
@@ -30,7 +31,6 @@ from trainer.training import (
     compile_classifier,
     plan_training,
     stop_reason,
-    weight_average_options,
 )
 
 
@@ -291,17 +291,19 @@ def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
     np.testing.assert_array_equal(table.numpy()[[0, 1, 3]], after_first[[0, 1, 3]])  # not in the second batch
 
 
-def test_weight_average_options_span_a_share_of_a_pass_and_land_at_every_check():
-    assert weight_average_options(TrainingConfig(), steps_per_check=0) == {}
-    options = weight_average_options(TrainingConfig(weight_average_span=0.25, checks_per_pass=2), steps_per_check=50)
-    assert options == {"use_ema": True, "ema_momentum": pytest.approx(1 - 1 / 25), "ema_overwrite_frequency": 50}
-    with pytest.raises(ValueError, match="steps_per_check=0"):
-        weight_average_options(TrainingConfig(weight_average_span=0.1), steps_per_check=0)
+def test_weight_average_samples_a_span_of_a_pass_and_is_off_at_zero():
+    assert weight_average.callbacks(TrainingConfig(), steps_per_check=100) == []
+    averaged, = weight_average.callbacks(TrainingConfig(weight_average_span=0.25, checks_per_pass=2), 400)
+    assert averaged.every == 12  # a span of 200 steps, sampled 16 times
+    assert averaged.momentum == pytest.approx((1 - 1 / 200) ** 12)
+    short, = weight_average.callbacks(TrainingConfig(weight_average_span=0.25), 12)
+    assert (short.every, short.momentum) == (1, pytest.approx(1 - 1 / 3))
 
 
 def test_weight_averaging_puts_the_average_in_place_at_each_check():
     """With ``weight_average_span``, the weights a check evaluates (and early stopping
-    keeps) are the optimiser's moving average, not the last step's weights."""
+    keeps) are the moving average of the weights: after the last step of every check, the
+    weights equal the average, and they differ from plain training's."""
     cfg = tiny_config()
     inputs, labels = _batch(rows=8)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(4).repeat()
@@ -309,20 +311,16 @@ def test_weight_averaging_puts_the_average_in_place_at_each_check():
     for span in (0.0, 0.25):
         keras.utils.set_random_seed(3)
         training = TrainingConfig(learning_rate=0.05, weight_average_span=span)
-        model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, training,
-                                   steps_per_check=12)
+        model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 3).classifier, training)
+        averaging = weight_average.callbacks(training, steps_per_check=12)
         at_checks = []
 
-        def compare_with_the_average(epoch, logs, model=model, at_checks=at_checks):
-            optimizer = model.optimizer
-            if optimizer.use_ema:  # the average as it stands after the check's last step
-                at_checks.append(all(np.array_equal(
-                    variable.numpy(),
-                    optimizer._model_variables_moving_average[optimizer._index_dict[optimizer._var_key(variable)]])
-                    for variable in model.trainable_variables))
+        def compare(epoch, logs, model=model, averaging=averaging, at_checks=at_checks):
+            at_checks.append(all(np.array_equal(average.numpy(), variable.numpy())
+                                 for average, variable in zip(averaging[0].averages, model.trainable_variables)))
 
-        model.fit(dataset, epochs=2, steps_per_epoch=12, verbose=0,
-                  callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=compare_with_the_average)])
+        checks = [keras.callbacks.LambdaCallback(on_epoch_end=compare)] if averaging else []
+        model.fit(dataset, epochs=2, steps_per_epoch=12, verbose=0, callbacks=[*averaging, *checks])
         finals[span] = model.get_weights()
         assert at_checks == ([True, True] if span else [])
     assert any(not np.allclose(plain, averaged) for plain, averaged in zip(finals[0.0], finals[0.25]))

@@ -26,6 +26,7 @@ from trainer import (
     noise,
     pretrained,
     soft_targets,
+    weight_average,
 )
 from trainer.model import INIT_FROM_GATE, build_models
 from trainer.training import (
@@ -101,7 +102,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
         loaded = _start_from_encoder(cfg, models, tf_transform_output, fn_args.model_run_dir)
         trained = (distillation if distilled else misspelling_losses).training_model(models, cfg)
-        model = compile_classifier(trained, training, plan.max_steps, plan.steps_per_epoch)
+        model = compile_classifier(trained, training, plan.max_steps)
 
     throughput = EpochThroughput(global_batch)
     monitor, mode = check_monitor(training)
@@ -118,6 +119,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
             stopping,
             throughput,
+            *weight_average.callbacks(training, plan.steps_per_epoch),
             *pretrained.callbacks(cfg.model, models.classifier),
             *([pretrained.UnfreezeAt(cfg.model.init_from_unfreeze_step, models.classifier.get_layer(INIT_FROM_GATE),
                                      "the pretrained encoder's weights")]

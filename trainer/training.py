@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -83,41 +83,22 @@ def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_
     return f"reached {limit} ({kept})"
 
 
-def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0,
-                       steps_per_check: int = 0) -> keras.Model:
+def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0) -> keras.Model:
     """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam
     (lazy on embedding tables, :class:`trainer.optimizers.LazyAdam`) at
     ``training.learning_rate`` (warmed up and decayed over ``planned_steps`` with
     ``training.lr_schedule`` ``warmup_linear_decay``; ``training.weight_decay`` on a
-    fine-tuned encoder: :mod:`trainer.finetuning`; with ``training.weight_average_span``,
-    the weights' moving average put in place every ``steps_per_check`` steps:
-    :func:`weight_average_options`), sparse categorical cross-entropy and an ``accuracy``
-    metric; returns it. Under a distribution strategy, call inside its scope."""
+    fine-tuned encoder: :mod:`trainer.finetuning`), sparse categorical cross-entropy and an
+    ``accuracy`` metric; returns it. Under a distribution strategy, call inside its scope."""
     rate = training.learning_rate
     if training.lr_schedule == "warmup_linear_decay":
         rate = finetuning.WarmupLinearDecay(rate, planned_steps, training.warmup_share)
-    optimizer = LazyAdam(rate, **weight_average_options(training, steps_per_check))
+    optimizer = LazyAdam(rate)
     finetuning.decay_encoder_weights(optimizer, model, training.weight_decay)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
-
-
-def weight_average_options(training: TrainingConfig, steps_per_check: int) -> Dict[str, Any]:
-    """Keras optimiser arguments for ``training.weight_average_span``: an exponential moving
-    average of the weights whose momentum spans that share of a pass
-    (``steps_per_check * training.checks_per_pass`` steps), written over the weights at the
-    last step of every check (so the check, early stopping's kept weights and the export
-    see it); none when the span is 0."""
-    if not training.weight_average_span:
-        return {}
-    if steps_per_check < 1:
-        raise ValueError("training.weight_average_span needs the steps between two checks, got "
-                         f"steps_per_check={steps_per_check}")
-    span_steps = training.weight_average_span * steps_per_check * training.checks_per_pass
-    return {"use_ema": True, "ema_momentum": 1.0 - 1.0 / max(span_steps, 2.0),
-            "ema_overwrite_frequency": steps_per_check}
 
 
 class EpochThroughput(keras.callbacks.Callback):
