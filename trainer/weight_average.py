@@ -2,11 +2,11 @@
 moving average of the trainable weights, put in place of the weights at the last step
 before every check, so the check, early stopping's kept weights and the export see it.
 
-The average is sampled: it is updated every ``every`` steps with the momentum raised to
-that power, so it spans about as many steps as a per-step average (Keras' optimiser
-``use_ema``) for a fraction of the work. The per-step average updates every row of the
-hashed n-gram and bigram tables at every step, which made a training step on SST-2 about
-1.46x slower; sampled 16 times a span, the cost is a few percent.
+The average is sampled: it is updated every ``every`` steps (a span holds 16 samples)
+with the momentum raised to that power, so it spans about as many steps as a per-step
+average (Keras' optimiser ``use_ema``) while updating the weights' copy ``every`` times
+less often. The per-step average updates every row of the hashed n-gram and bigram tables
+at every step, which made training on SST-2 1.46x slower per example (docs/benchmarks.md).
 """
 import tensorflow as tf
 import tf_keras as keras
