@@ -203,7 +203,9 @@ def test_a_held_out_eval_file_is_the_eval_split_and_the_misspelling_gate_reads_i
     misspelling check read, and the check refuses a model below its bound."""
     train = _write_rows(tmp_path / "train.csv", workspace.rows[:1200])
     held_out = _write_rows(tmp_path / "dev.csv", workspace.rows[1200:1500])
-    cfg = workspace.cfg.replace(data=dict(eval_data=held_out), evaluation=dict(min_misspelled_accuracy=1.0))
+    # The misspelling gate alone refuses: the comparison with the first run's model is left out.
+    cfg = workspace.cfg.replace(data=dict(eval_data=held_out),
+                                evaluation=dict(min_misspelled_accuracy=1.0, max_accuracy_drop=1.0))
     before = _serving_snapshot(layout.push_dir(cfg.pipeline))
     summary = run_local(cfg, train)
     assert summary.staging["eval"]["rows_kept"] == 300 and summary.staging["rows_kept"] == 1200
