@@ -6,7 +6,7 @@ The average is sampled: it is updated every ``every`` steps (a span holds 16 sam
 with the momentum raised to that power, so it spans about as many steps as a per-step
 average (Keras' optimiser ``use_ema``) while updating the weights' copy ``every`` times
 less often. The per-step average updates every row of the hashed n-gram and bigram tables
-at every step, which made training on SST-2 1.46x slower per example (docs/benchmarks.md).
+at every step, which made training on SST-2 1.5x slower per example (docs/benchmarks.md).
 """
 import tensorflow as tf
 import tf_keras as keras
@@ -30,7 +30,7 @@ class WeightAverage(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.averages = [tf.Variable(variable.read_value(), trainable=False)
-                          for variable in self.model.trainable_variables]
+                         for variable in self.model.trainable_variables]
         self._step = 0
 
     def on_train_batch_end(self, batch, logs=None):
