@@ -152,6 +152,7 @@ SENTENCE_TUNINGS = ("frozen", "trainable")
 SENTENCE_PLACEMENTS = ("transform", "model")
 CHECK_METRICS = ("loss", "accuracy")
 LR_SCHEDULES = ("constant", "warmup_linear_decay")
+CLASS_WEIGHTS = ("none", "balanced")
 INIT_FROM_LAYERS = ("token_layer_and_bilstm", "token_layer")
 PRESETS = ("default", "accurate", "distilled")
 # The model fields Transform reads (see CharwordConfig.transform_config).
@@ -382,6 +383,11 @@ class TrainingConfig(_Section):
         :mod:`trainer.weight_average`) and puts it in place of the weights at every check,
         so checks, early stopping and the exported model see the averaged weights; 0 turns
         it off. At most 0.25: the average starts from the initial weights.
+      class_weights: ``none`` (every example weighs 1 in the label loss) or ``balanced``
+        (an example of class ``c`` weighs ``N / (K * n_c)``: ``N`` training examples, ``K``
+        classes, ``n_c`` of them in class ``c``, as Transform counted them), so every class
+        weighs as much in the loss, the eval loss that checks read included; for
+        unbalanced classes judged by macro-F1.
     """
 
     batch_size: int = 32
@@ -400,6 +406,7 @@ class TrainingConfig(_Section):
     warmup_share: float = 0.1
     weight_decay: float = 0.0
     weight_average_span: float = 0.0
+    class_weights: str = "none"
 
     def validate(self) -> None:
         _positive("training", self, "batch_size", "max_epochs", "checks_per_pass", "max_eval_examples",
@@ -417,6 +424,7 @@ class TrainingConfig(_Section):
         _require(self.weight_decay >= 0.0, "training.weight_decay", "must be >= 0", self.weight_decay)
         _require(0.0 <= self.weight_average_span <= 0.25, "training.weight_average_span", "must be in [0, 0.25]",
                  self.weight_average_span)
+        _one_of("training", "class_weights", self.class_weights, CLASS_WEIGHTS)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ TEACHER_PROBABILITIES = "teacher_probabilities"
 # tf.Transform vocabulary files (assets of the transform graph and of the exported model).
 WORD_VOCAB = "words"
 LABEL_VOCAB = "labels"
+LABEL_COUNTS = "label_counts"  # the labels with their training examples: "<count> <label>" a line
 
 # Character ids, ELMo-style over UTF-8 bytes: byte b -> b + 1.
 CHAR_PAD_ID = 0

@@ -4,7 +4,8 @@ Outputs (names and meaning in :mod:`charword.contract`):
   word_ids   int64 [max_tokens]: 0 = padding, 1..V = vocabulary, V+1.. = OOV buckets;
   char_ids   int64 [max_tokens, max_chars]: ELMo byte ids of the same tokens, so row i
              of ``char_ids`` always describes token i of ``word_ids``;
-  label_id   int64 []: index in the ``labels`` vocabulary (string or integer labels);
+  label_id   int64 []: index in the ``labels`` vocabulary (string or integer labels;
+             ``label_counts`` holds each label's count of training examples);
   token_count, dropped_token_count, truncated_token_count, oov_count, has_oov:
              per-example monitoring counts (``has_oov`` drives the evaluation slice);
   sentence_vector or piece_ids: the sentence path's feature, when ``model.sentence_path``
@@ -83,6 +84,7 @@ def preprocessing_fn(inputs: Dict[str, Any], custom_config: Optional[Dict[str, A
     }
     outputs.update(sentence.sentence_features(text, full_cfg.model))
     if contract.RAW_LABEL in inputs:
-        outputs[contract.LABEL_ID] = tft.compute_and_apply_vocabulary(
-            _label_strings(inputs[contract.RAW_LABEL]), vocab_filename=contract.LABEL_VOCAB)
+        labels = _label_strings(inputs[contract.RAW_LABEL])
+        outputs[contract.LABEL_ID] = tft.compute_and_apply_vocabulary(labels, vocab_filename=contract.LABEL_VOCAB)
+        tft.vocabulary(labels, vocab_filename=contract.LABEL_COUNTS, store_frequency=True)
     return outputs

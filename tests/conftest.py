@@ -108,7 +108,7 @@ def trained_model_config():
         model=dict(word_dim=32, char_output_dim=32, token_dim=48, sentence_units=32,
                    char_filters=((1, 16), (2, 16), (3, 32), (4, 32)), char_ngram_buckets=20_000,
                    word_bigram_buckets=5_000),
-        training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3))
+        training=dict(batch_size=16, max_epochs=8, learning_rate=5e-3, class_weights="balanced"))
 
 
 @pytest.fixture(scope="session")

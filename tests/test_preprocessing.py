@@ -1,4 +1,8 @@
 """tf.Transform preprocessing on real Beam runs: alignment, padding, vocabulary, skew."""
+import collections
+import os
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +13,7 @@ from charword.config import CharwordConfig
 from preprocessing import text_ops
 from tests.bert_helpers import numpy_sentence_vector, wordpiece_ids, write_checkpoint
 from tests.transform_helpers import transform
+from trainer import class_weights
 
 CFG = CharwordConfig().replace(preprocessing=dict(max_tokens=6, max_chars=10, vocab_size=50,
                                                   frequency_threshold=2, num_oov_buckets=3))
@@ -159,10 +164,24 @@ def test_beam_sentence_feature_equals_serving_layer_output(sentence_transformed)
 @pytest.mark.parametrize("labels", [(0, 1), pytest.param(("negative", "positive"), marks=pytest.mark.slow),
                                     ("cat", "dog", "bird")])
 def test_label_vocabulary_handles_integer_and_string_classes(tmp_path, labels):
+    """Label ids index the ``labels`` vocabulary; ``label_counts`` counts the train
+    split's labels (not the eval split's), and the balanced class weights follow the
+    vocabulary's order."""
     texts = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
     pairs = [(text, labels[i % len(labels)]) for i, text in enumerate(texts)]
-    graph_dir, train_rows, _ = transform(pairs, pairs[:1], CFG, tmp_path)
-    classes = [c.decode() for c in tft.TFTransformOutput(graph_dir).vocabulary_by_name(contract.LABEL_VOCAB)]
+    graph_dir, train_rows, _ = transform(pairs, pairs[:1], CFG, tmp_path / "tft")
+    output = tft.TFTransformOutput(graph_dir)
+    classes = [c.decode() for c in output.vocabulary_by_name(contract.LABEL_VOCAB)]
     assert sorted(classes) == sorted(str(label) for label in labels)
     ids = sorted(int(row[contract.LABEL_ID]) for row in train_rows)
     assert ids == sorted(classes.index(str(label)) for _, label in pairs)
+    counts = collections.Counter(str(label) for _, label in pairs)
+    assert class_weights.label_counts(output) == counts
+    weights = class_weights.weights_for(output, "balanced")
+    assert list(weights) == classes
+    assert weights == pytest.approx({label: len(pairs) / (len(counts) * counts[label]) for label in classes})
+    assert class_weights.weights_for(output, "none") is None
+    os.remove(output.vocabulary_file_by_name(contract.LABEL_COUNTS))  # as an older Transform wrote it
+    with pytest.raises(ValueError, match=f"{re.escape(graph_dir)}.*no 'label_counts'.*run Transform again"):
+        class_weights.weights_for(output, "balanced")
+

@@ -27,6 +27,7 @@ DISTILLED = CharwordConfig().replace(pipeline=dict(preset="distilled"), teacher=
     (dict(distillation=dict(soft_weight=1.5)), "distillation.soft_weight must be in [0, 1]"),
     (dict(training=dict(lr_schedule="cosine")), "training.lr_schedule must be one of"),
     (dict(training=dict(weight_decay=-0.1)), "training.weight_decay must be >= 0"),
+    (dict(training=dict(class_weights="inverse")), "training.class_weights must be one of ['none', 'balanced']"),
 ])
 def test_settings_that_cannot_work_name_the_field(sections, message):
     with pytest.raises(ConfigError) as error:

@@ -21,7 +21,8 @@ from standalone.fn_args import make_fn_args
 from standalone.transform import written_to
 from tests import two_replicas
 from tests.model_helpers import tiny_config
-from trainer import weight_average
+from trainer import class_weights, weight_average
+from trainer.class_weights import balanced_weights
 from trainer.data import vocabulary_sizes
 from trainer.model import build_char_encoder, build_models, model_inputs
 from trainer.optimizers import LazyAdam
@@ -236,6 +237,11 @@ def test_run_fn_returns_its_training_result(trained_model):
     with open(os.path.join(trained_model.fn_args.model_run_dir, contract.TRAINING_REPORT), encoding="utf-8") as handle:
         written = json.load(handle)
     assert written["stop_reason"] == result.stop_reason and written["steps"] == result.steps
+    # Balanced class weights (the session model's setting) from Transform's label counts.
+    counts = class_weights.label_counts(tft.TFTransformOutput(trained_model.fn_args.transform_output))
+    assert sum(counts.values()) == 480
+    assert written["class_weights"] == pytest.approx({label: 480 / (2 * count) for label, count in counts.items()})
+    assert "Class weights of the label loss: " in trained_model.log_text
 
 
 @pytest.mark.slow
@@ -324,6 +330,46 @@ def test_weight_averaging_puts_the_average_in_place_at_each_check():
         finals[span] = model.get_weights()
         assert at_checks == ([True, True] if span else [])
     assert any(not np.allclose(plain, averaged) for plain, averaged in zip(finals[0.0], finals[0.25]))
+
+
+def test_balanced_class_weights_make_every_class_weigh_the_same():
+    counts = [30, 10, 20]
+    weights = balanced_weights(counts)
+    assert weights == pytest.approx([60 / 90, 60 / 30, 60 / 60])
+    assert len({round(count * weight, 9) for count, weight in zip(counts, weights)}) == 1
+    assert sum(count * weight for count, weight in zip(counts, weights)) == pytest.approx(sum(counts))  # mean 1
+    with pytest.raises(ValueError, match="every class"):
+        balanced_weights([5, 0])
+
+
+def test_class_weighted_loss_scales_each_examples_cross_entropy():
+    cfg = tiny_config()
+    model = build_models(cfg.model, cfg.preprocessing, word_vocab_size=20, num_classes=3).classifier
+    compile_classifier(model, TrainingConfig(), class_weights=[0.5, 2.0, 3.0])
+    inputs, labels = _batch()
+    loss = model.evaluate(inputs, labels, batch_size=6, return_dict=True, verbose=0)["loss"]
+    probabilities = model.predict(inputs, verbose=0)
+    terms = -np.log(probabilities[np.arange(6), labels]) * np.array([0.5, 2.0, 3.0])[labels]
+    assert loss == pytest.approx(np.mean(terms), rel=1e-4)
+
+
+def test_balanced_class_weights_lift_a_rare_class():
+    """On texts that say nothing of their class, one class in ten: trained without
+    weights the model predicts the prior (about 0.1 for the rare class); with balanced
+    weights every class weighs the same and the rare class's probability rises to about
+    a half."""
+    cfg = tiny_config()
+    text, _ = _batch(rows=1)
+    inputs = {name: np.repeat(ids, 40, axis=0) for name, ids in text.items()}  # one text, 40 times
+    labels = np.array([1] * 4 + [0] * 36)
+    rare = {}
+    for weights in (None, balanced_weights([36, 4])):
+        keras.utils.set_random_seed(5)
+        model = compile_classifier(build_models(cfg.model, cfg.preprocessing, 20, 2).classifier,
+                                   TrainingConfig(learning_rate=0.02), class_weights=weights)
+        model.fit(inputs, labels, batch_size=20, epochs=10, verbose=0)
+        rare[weights is not None] = float(model.predict(inputs, verbose=0)[:, 1].mean())
+    assert rare[False] < 0.2 < 0.35 < rare[True] < 0.65, rare
 
 
 def test_checks_compare_loss_or_accuracy():

@@ -17,6 +17,7 @@ from charword import contract
 from charword.config import CharwordConfig
 from embeddings import report as inspection
 from trainer import (
+    class_weights,
     data,
     distillation,
     distribution,
@@ -98,11 +99,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
                                  keep_clean=misspelling_losses.needs_clean_features(cfg))
     train_ds, eval_ds = distribution.shard_by_examples(train_ds), distribution.shard_by_examples(eval_ds)
     word_init = pretrained.prepare(cfg, tf_transform_output, fn_args)
+    weights = class_weights.weights_for(tf_transform_output, training.class_weights)
+    if weights:
+        logger.info("Class weights of the label loss: %s", ", ".join(f"{k} {v:.3f}" for k, v in weights.items()))
     with strategy.scope():
         models = build_models(cfg.model, cfg.preprocessing, word_vocab_size, num_classes, word_init)
         loaded = _start_from_encoder(cfg, models, tf_transform_output, fn_args.model_run_dir)
         trained = (distillation if distilled else misspelling_losses).training_model(models, cfg)
-        model = compile_classifier(trained, training, plan.max_steps)
+        model = compile_classifier(trained, training, plan.max_steps, weights and list(weights.values()))
 
     throughput = EpochThroughput(global_batch)
     monitor, mode = check_monitor(training)
@@ -129,7 +133,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> TrainingResult:
     wall_s = time.perf_counter() - started
     result = TrainingResult.from_fit(history, plan, stopping, throughput, fn_args.serving_model_dir, replicas,
                                      budget_is_steps=bool(fn_args.train_steps or training.train_steps),
-                                     metric=training.check_metric, wall_s=wall_s)
+                                     metric=training.check_metric, wall_s=wall_s, class_weights=weights)
     logger.info("Trained %d steps (%.2f passes over %d examples) in %.0f s: %s", result.steps, result.passes,
                 plan.train_examples, wall_s, result.stop_reason)
     with distribution.export_dir(fn_args.serving_model_dir) as export_dir:

@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from typing import List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -15,6 +15,7 @@ import tf_keras as keras
 from charword import contract
 from charword.config import TrainingConfig
 from trainer import finetuning
+from trainer.class_weights import ClassWeightedCrossentropy
 from trainer.optimizers import LazyAdam
 
 logger = logging.getLogger(__name__)
@@ -83,20 +84,24 @@ def stop_reason(plan: TrainingPlan, epochs_run: int, best_epoch: int, budget_is_
     return f"reached {limit} ({kept})"
 
 
-def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0) -> keras.Model:
+def compile_classifier(model: keras.Model, training: TrainingConfig, planned_steps: int = 0,
+                       class_weights: Optional[Sequence[float]] = None) -> keras.Model:
     """Compiles ``model`` (probabilities [B, classes] against class ids [B]) with Adam
     (lazy on embedding tables, :class:`trainer.optimizers.LazyAdam`) at
     ``training.learning_rate`` (warmed up and decayed over ``planned_steps`` with
     ``training.lr_schedule`` ``warmup_linear_decay``; ``training.weight_decay`` on a
-    fine-tuned encoder: :mod:`trainer.finetuning`), sparse categorical cross-entropy and an
-    ``accuracy`` metric; returns it. Under a distribution strategy, call inside its scope."""
+    fine-tuned encoder: :mod:`trainer.finetuning`), sparse categorical cross-entropy
+    (each class's examples weighted by ``class_weights`` [classes] when given:
+    :mod:`trainer.class_weights`) and an ``accuracy`` metric; returns it. Under a
+    distribution strategy, call inside its scope."""
     rate = training.learning_rate
     if training.lr_schedule == "warmup_linear_decay":
         rate = finetuning.WarmupLinearDecay(rate, planned_steps, training.warmup_share)
     optimizer = LazyAdam(rate)
     finetuning.decay_encoder_weights(optimizer, model, training.weight_decay)
     model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  loss=(ClassWeightedCrossentropy(class_weights) if class_weights
+                        else keras.losses.SparseCategoricalCrossentropy()),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
 
@@ -170,6 +175,8 @@ class TrainingResult:
       train_examples: examples in the train split.
       eval_examples_checked: eval examples each check read.
       wall_s: seconds of ``fit``.
+      class_weights: each label's weight in the label loss (``training.class_weights``),
+        or ``None`` when every example weighs 1.
     """
 
     examples_per_s: Tuple[float, ...]
@@ -185,11 +192,13 @@ class TrainingResult:
     train_examples: int
     eval_examples_checked: int
     wall_s: float
+    class_weights: Optional[Mapping[str, float]] = None
 
     @classmethod
     def from_fit(cls, history: keras.callbacks.History, plan: TrainingPlan,
                  stopping: keras.callbacks.EarlyStopping, throughput: EpochThroughput, serving_model_dir: str,
-                 replicas: int, budget_is_steps: bool, metric: str, wall_s: float) -> "TrainingResult":
+                 replicas: int, budget_is_steps: bool, metric: str, wall_s: float,
+                 class_weights: Optional[Mapping[str, float]] = None) -> "TrainingResult":
         """The result of a ``fit`` that ran ``plan`` with ``stopping`` and ``throughput`` as
         callbacks in ``wall_s`` seconds (``budget_is_steps``: a step budget, not passes)."""
         epochs_run = len(history.epoch)
@@ -203,7 +212,8 @@ class TrainingResult:
             best_check=stopping.best_epoch + 1,
             stop_reason=stop_reason(plan, epochs_run, stopping.best_epoch, budget_is_steps, metric),
             train_examples=plan.train_examples,
-            eval_examples_checked=min(plan.eval_examples, plan.eval_steps * global_batch), wall_s=wall_s)
+            eval_examples_checked=min(plan.eval_examples, plan.eval_steps * global_batch), wall_s=wall_s,
+            class_weights=class_weights)
 
     def write(self, directory: str) -> None:
         """Writes the result as JSON to ``<directory>/contract.TRAINING_REPORT``."""
