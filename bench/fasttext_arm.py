@@ -8,7 +8,9 @@ Its settings are chosen like every other arm's: each setting of :data:`GRID` tra
 misspelled texts wins (the first on ties). Training is single-threaded, so a seed (which
 shuffles the training rows) gives the same model every time.
 """
+import hashlib
 import itertools
+import json
 import os
 import random
 import unicodedata
@@ -71,7 +73,15 @@ def accuracy(model, texts: Sequence[str], labels: Sequence[str]) -> float:
 
 def select(rows: Sequence[Tuple[str, object]], selection: Dict[str, list], work_dir: str) -> Tuple[dict, list]:
     """The setting of :func:`grid` with the best mean selection accuracy (clean and
-    misspelled), and every setting's scores."""
+    misspelled), and every setting's scores. Kept in ``work_dir`` and reused for the same
+    rows, selection set and grid (the search trains every setting: minutes on a large file)."""
+    key = hashlib.sha256(json.dumps([list(map(list, rows)), selection, grid()], sort_keys=True, default=str)
+                         .encode("utf-8")).hexdigest()[:16]
+    kept = os.path.join(work_dir, f"selection-{key}.json")
+    if os.path.exists(kept):
+        with open(kept, encoding="utf-8") as handle:
+            found = json.load(handle)
+        return found["setting"], found["scores"]
     scores = []
     for setting in grid():
         model = train(rows, setting, 1, work_dir)
@@ -79,4 +89,6 @@ def select(rows: Sequence[Tuple[str, object]], selection: Dict[str, list], work_
         misspelled = accuracy(model, selection["misspelled"], selection["labels"])
         scores.append({"setting": setting, "clean": clean, "misspelled": misspelled})
     best = max(scores, key=lambda s: (s["clean"] + s["misspelled"]) / 2)  # max keeps the first of equals
+    with open(kept, "w", encoding="utf-8") as handle:
+        json.dump({"setting": best["setting"], "scores": scores}, handle)
     return best["setting"], scores

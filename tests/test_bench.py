@@ -106,6 +106,12 @@ def test_fasttext_arm_selects_trains_and_repeats_with_the_seed(tmp_path, monkeyp
     assert fasttext_arm.predict(model, texts) == fasttext_arm.predict(again, texts)
     assert model.predict(fasttext_arm.normalise(texts[0]))[1][0] == pytest.approx(
         again.predict(fasttext_arm.normalise(texts[0]))[1][0])
+    # The search is kept for the same rows, selection set and grid, and redone for others.
+    monkeypatch.setattr(fasttext_arm, "train", lambda *args: pytest.fail("the kept search trained again"))
+    assert fasttext_arm.select(rows, selection, str(tmp_path)) == (setting, scores)
+    monkeypatch.setattr(fasttext_arm, "GRID", {"epoch": (1,)})
+    with pytest.raises(pytest.fail.Exception, match="trained again"):
+        fasttext_arm.select(rows, selection, str(tmp_path))
 
 
 def test_arms_are_overrides_of_the_defaults():
