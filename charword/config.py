@@ -405,7 +405,7 @@ class TrainingConfig(_Section):
     lr_schedule: str = "constant"
     warmup_share: float = 0.1
     weight_decay: float = 0.0
-    weight_average_span: float = 0.0
+    weight_average_span: float = 0.25
     class_weights: str = "none"
 
     def validate(self) -> None:

@@ -298,12 +298,33 @@ def test_lazy_adam_updates_only_the_rows_a_batch_looked_up():
 
 
 def test_weight_average_samples_a_span_of_a_pass_and_is_off_at_zero():
-    assert weight_average.callbacks(TrainingConfig(), steps_per_check=100) == []
+    assert weight_average.callbacks(TrainingConfig(weight_average_span=0.0), steps_per_check=100) == []
     averaged, = weight_average.callbacks(TrainingConfig(weight_average_span=0.25, checks_per_pass=2), 400)
     assert averaged.every == 12  # a span of 200 steps, sampled 16 times
     assert averaged.momentum == pytest.approx((1 - 1 / 200) ** 12)
-    short, = weight_average.callbacks(TrainingConfig(weight_average_span=0.25), 12)
-    assert (short.every, short.momentum) == (1, pytest.approx(1 - 1 / 3))
+    short, = weight_average.callbacks(TrainingConfig(weight_average_span=0.25), 12)  # a span of 3 steps
+    every = weight_average.MIN_EVERY
+    assert (short.every, short.momentum) == (every, pytest.approx((1 - 1 / 3) ** every))
+
+
+def test_weight_average_is_the_sampled_moving_average_of_the_weights():
+    """Every ``every`` steps the average moves towards the weights by ``1 - momentum``; at
+    an epoch's last step it replaces them."""
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.build((None, 3))
+    initial = [weight.copy() for weight in model.get_weights()]
+    averaging = weight_average.WeightAverage(span_steps=64)
+    averaging.set_model(model)
+    averaging.set_params({"steps": 8})
+    averaging.on_train_begin()
+    momentum = (1 - 1 / 64) ** 4
+    assert averaging.every == 4 and averaging.momentum == pytest.approx(momentum)
+    for step in range(1, 9):
+        model.set_weights([np.full_like(weight, step) for weight in initial])
+        averaging.on_train_batch_end(step - 1)
+    expected = [momentum * (momentum * weight + (1 - momentum) * 4) + (1 - momentum) * 8 for weight in initial]
+    for weight, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(weight, want, rtol=1e-5)
 
 
 def test_weight_averaging_puts_the_average_in_place_at_each_check():
