@@ -184,4 +184,3 @@ def test_label_vocabulary_handles_integer_and_string_classes(tmp_path, labels):
     os.remove(output.vocabulary_file_by_name(contract.LABEL_COUNTS))  # as an older Transform wrote it
     with pytest.raises(ValueError, match=f"{re.escape(graph_dir)}.*no 'label_counts'.*run Transform again"):
         class_weights.weights_for(output, "balanced")
-
